@@ -1,0 +1,9 @@
+"""(stub: filled in by its issue)"""
+
+
+def register():
+    pass
+
+
+def unregister():
+    pass

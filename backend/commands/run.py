@@ -1,0 +1,16 @@
+"""`python -m backend run` (stub: filled in by its issue)."""
+
+from __future__ import annotations
+
+from backend.errors import BackendError, Code
+
+HELP = "run (not implemented yet)"
+NEEDS_DEVICE = False
+
+
+def add_arguments(parser) -> None:
+    return None
+
+
+def execute(args, reporter):
+    raise BackendError(Code.INTERNAL, "run is not implemented yet", "")

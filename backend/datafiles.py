@@ -1,0 +1,75 @@
+"""The model data folder: where it is and which files it must hold.
+
+The folder uses the official TCMR `data/base_data` file names, so a user can point
+`--data-dir` at an official `base_data` folder as it is. Order of precedence for the folder:
+`--data-dir` > `$TCMR_DATA_DIR` > platformdirs' user data dir for "tcmr-mocap" (+ "/base_data").
+The deep validation of each file lives with its loader (`backend.models.loading`); this
+module only knows names, purposes and where a user gets each file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "tcmr-mocap"
+ENV_DATA_DIR = "TCMR_DATA_DIR"
+
+SMPL_SITE = "https://smplify.is.tue.mpg.de (SMPLify: basicModel_neutral_lbs_10_207_0_v1.0.0.pkl)"
+TCMR_RELEASE = "the TCMR release (hongsukchoi/TCMR_RELEASE, scripts/get_base_data.sh -> base_data.zip)"
+
+
+@dataclass(frozen=True)
+class DataFile:
+    name: str  # file name inside the data folder (official base_data name)
+    purpose: str  # what it is used for
+    source: str  # where a user gets it
+    required_for: tuple[str, ...]  # commands that need it: "run", "regress", "evaluate"
+
+
+SMPL_NEUTRAL = DataFile(
+    "SMPL_NEUTRAL.pkl", "SMPL neutral body model (mesh, shape and pose blend shapes, skinning)",
+    f"register and download from {SMPL_SITE}, rename it to SMPL_NEUTRAL.pkl",
+    ("run", "regress", "evaluate"))
+J_REGRESSOR_EXTRA = DataFile(
+    "J_regressor_extra.npy", "9 extra joint regressors for the 49 TCMR joints", TCMR_RELEASE,
+    ("run", "regress", "evaluate"))
+J_REGRESSOR_H36M = DataFile(
+    "J_regressor_h36m.npy", "Human3.6M joint regressor for the 14 evaluation joints", TCMR_RELEASE,
+    ("evaluate",))
+SMPL_MEAN_PARAMS = DataFile(
+    "smpl_mean_params.npz", "mean pose/shape/camera that start the iterative regressor", TCMR_RELEASE,
+    ("run", "regress", "evaluate"))
+SPIN_CHECKPOINT = DataFile(
+    "spin_model_checkpoint.pth.tar", "SPIN ResNet-50 backbone weights (image features)", TCMR_RELEASE,
+    ("run",))
+TCMR_CHECKPOINT = DataFile(
+    "tcmr_demo_model.pth.tar", "TCMR temporal encoder and regressor weights", TCMR_RELEASE,
+    ("run", "regress", "evaluate"))
+
+ALL_FILES: tuple[DataFile, ...] = (
+    SMPL_NEUTRAL, J_REGRESSOR_EXTRA, J_REGRESSOR_H36M, SMPL_MEAN_PARAMS, SPIN_CHECKPOINT, TCMR_CHECKPOINT,
+)
+
+
+def default_data_dir() -> Path:
+    """$TCMR_DATA_DIR if set, else the per-user data folder (platformdirs) + /base_data."""
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False)) / "base_data"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
+    """The data folder a command should use; accepts a TCMR checkout's `data` folder too."""
+    path = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    if not (path / SMPL_NEUTRAL.name).exists() and (path / "base_data").is_dir():
+        path = path / "base_data"
+    return path.resolve()
+
+
+def files_for(command: str) -> tuple[DataFile, ...]:
+    return tuple(f for f in ALL_FILES if command in f.required_for)
