@@ -54,7 +54,7 @@ class Cancelled(KeyboardInterrupt):
     """Raised in the main thread on SIGTERM so `finally` blocks clean up partial output."""
 
 
-def _on_sigterm(signum, frame):  # noqa: ARG001
+def _on_sigterm(signum, frame):
     raise Cancelled()
 
 

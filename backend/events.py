@@ -107,7 +107,7 @@ class Reporter:
     def _draw_bar(self, stage: str, done: int, total: int, now: float) -> None:
         frac = done / total if total else 1.0
         width = 30
-        filled = int(round(frac * width))
+        filled = round(frac * width)
         elapsed = now - self._stage_started.get(stage, now)
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else 0.0
@@ -123,10 +123,10 @@ class NullReporter(Reporter):
     def __init__(self) -> None:
         super().__init__(jsonl=False)
 
-    def emit(self, event: str, **fields) -> None:  # noqa: ARG002
+    def emit(self, event: str, **fields) -> None:
         return
 
-    def log(self, message: str) -> None:  # noqa: ARG002
+    def log(self, message: str) -> None:
         return
 
     def _draw_bar(self, *args) -> None:

@@ -159,7 +159,8 @@ def load_smpl(path: str | Path) -> SmplData:
         if arrays[key].shape != shape:
             raise BackendError(Code.DATA_INVALID,
                                f"{path.name}: '{key}' has shape {arrays[key].shape}, expected {shape}",
-                               "Use the SMPL model (24 joints, 6890 vertices), not SMPL-H/SMPL-X. " + hint_get)
+                               "Use the SMPL model (24 joints, 6890 vertices), not SMPL-H/SMPL-X. "
+                               + hint_get)
     shapedirs = arrays["shapedirs"]
     if shapedirs.ndim != 3 or shapedirs.shape[:2] != (NUM_VERTS, 3) or shapedirs.shape[2] < NUM_BETAS:
         raise BackendError(Code.DATA_INVALID,

@@ -211,7 +211,8 @@ def write_smpl_pkl(path: Path, seed: int = 0, num_betas: int = 10, chumpy: bool 
     shapedirs[:, :, 0] = body["height_dir"]
     posedirs = _blend_shapes(body, 207, 0.004, rng)
     j_reg = body["J_regressor"]
-    mirror = np.array([np.argmin(np.linalg.norm(body["verts"] - v * [-1, 1, 1], axis=1)) for v in body["verts"]])
+    verts = body["verts"]
+    mirror = np.array([np.argmin(np.linalg.norm(verts - v * [-1, 1, 1], axis=1)) for v in verts])
     kintree = np.array([[4294967295, *SMPL_PARENTS[1:]], list(range(24))], dtype=np.int64)
     wrap = _Ch if chumpy else (lambda x: x)
     data = {

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -42,8 +43,6 @@ def bpy_module():
     import addon
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    try:
+    with contextlib.suppress(ValueError):  # already registered in this process
         addon.register()
-    except ValueError:  # already registered in this process
-        pass
     yield bpy
