@@ -1,9 +1,165 @@
-"""(stub: filled in by its issue)"""
+"""Add-on preferences: backend Python, model data folder, device; plus the resolved values.
+
+Empty folders mean the defaults under one short per-user folder (`core.backend_cmd.
+short_data_root`, e.g. ~/.local/share/tcmr-mocap): `env/` (managed environment),
+`base_data/` (model data, the backend's own default too) and `results/` (result cache).
+When the add-on runs without registered preferences (imported as a plain package in tests and
+scripts), the same defaults apply.
+"""
+
+import time
+from pathlib import Path
+
+import bpy
+from bpy.props import EnumProperty, StringProperty
+
+from . import backend_env
+from .core import backend_cmd, datacheck
+
+DEVICE_ITEMS = (
+    ("auto", "Auto", "CUDA when the backend's torch sees a GPU, else CPU"),
+    ("cpu", "CPU", "Always the CPU"),
+    ("cuda", "CUDA", "NVIDIA GPU (fails with a clear message when unavailable)"),
+)
+VARIANT_ITEMS = (
+    ("cpu", "CPU", "torch for CPU only (smallest download)"),
+    ("cu126", "CUDA 12.6", "NVIDIA GPUs up to the RTX 40 series"),
+    ("cu128", "CUDA 12.8", "NVIDIA GPUs including the RTX 50 series"),
+)
+PYTHON_ITEMS = (
+    ("MANAGED", "Managed Environment", "A Python environment the add-on creates for the backend"),
+    ("CUSTOM", "Custom Interpreter", "A Python you installed yourself, with torch and the backend's packages"),
+)
+
+
+class TCMR_AddonPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    python_mode: EnumProperty(name="Backend Python", items=PYTHON_ITEMS, default="MANAGED")
+    custom_python: StringProperty(name="Interpreter", subtype="FILE_PATH",
+                                  description="python executable with torch, numpy<2, opencv, scipy, smplx")
+    env_dir: StringProperty(name="Environment Folder", subtype="DIR_PATH",
+                            description="Where the managed environment lives (keep it short on Windows); "
+                                        "empty = default")
+    torch_variant: EnumProperty(name="Torch Build", items=VARIANT_ITEMS, default="cpu")
+    wheel_dir: StringProperty(name="Offline Wheels", subtype="DIR_PATH",
+                              description="Install from this folder of .whl files only (no internet)")
+    data_dir: StringProperty(name="Model Data", subtype="DIR_PATH",
+                             description="Folder with the official TCMR base_data files; empty = default")
+    device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
+    results_dir: StringProperty(name="Results Cache", subtype="DIR_PATH",
+                                description="Where finished results are kept for re-import; empty = default")
+
+    def draw(self, context):
+        layout = self.layout
+        draw_backend(layout, self, context)
+        draw_model_data(layout, self)
+        box = layout.box()
+        box.label(text="Processing", icon="PREFERENCES")
+        box.prop(self, "device")
+        box.prop(self, "results_dir")
+
+
+def get_prefs(context=None):
+    """The add-on's preferences, or None when it runs unregistered as a plain package."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(__package__)
+    return addon.preferences if addon else None
+
+
+def env_dir(prefs) -> Path:
+    if prefs and prefs.env_dir:
+        return Path(bpy.path.abspath(prefs.env_dir))
+    return backend_cmd.short_data_root() / "env"
+
+
+def backend_python(prefs) -> str:
+    if prefs and prefs.python_mode == "CUSTOM":
+        return bpy.path.abspath(prefs.custom_python)
+    return str(backend_cmd.venv_python(env_dir(prefs)))
+
+
+def data_dir(prefs) -> str:
+    if prefs and prefs.data_dir:
+        return bpy.path.abspath(prefs.data_dir)
+    return str(backend_cmd.short_data_root() / "base_data")
+
+
+def results_dir(prefs) -> str:
+    if prefs and prefs.results_dir:
+        return bpy.path.abspath(prefs.results_dir)
+    return str(backend_cmd.short_data_root() / "results")
+
+
+def device(prefs) -> str:
+    return prefs.device if prefs else "auto"
+
+
+# -- drawing -----------------------------------------------------------------------------------
+def draw_backend(layout, prefs, context):
+    box = layout.box()
+    box.label(text="Backend", icon="CONSOLE")
+    box.prop(prefs, "python_mode", expand=True)
+    if prefs.python_mode == "MANAGED":
+        box.prop(prefs, "env_dir")
+        row = box.row()
+        row.prop(prefs, "torch_variant")
+        box.prop(prefs, "wheel_dir")
+        py = Path(backend_python(prefs))
+        box.label(text=f"Python: {py}" if py.exists() else "Not created yet",
+                  icon="CHECKMARK" if py.exists() else "INFO")
+        box.operator("tcmr.create_backend_env", icon="IMPORT",
+                     text="Recreate Environment" if py.exists() else "Create Environment")
+    else:
+        box.prop(prefs, "custom_python")
+    row = box.row()
+    row.operator("tcmr.test_backend", icon="PLAY")
+    row.operator("tcmr.selftest_backend", icon="EXPERIMENTAL")
+    backend_env.draw_aux_status(box, context)
+
+
+_CHECK_CACHE: dict = {}
+
+
+def cached_check(folder: str) -> list:
+    """datacheck.check_folder, recomputed only when a file's size or mtime changed (draw is hot)."""
+    stamp = []
+    for name in datacheck.NAMES:
+        try:
+            st = (Path(folder) / name).stat()
+            stamp.append((name, st.st_size, st.st_mtime_ns))
+        except OSError:
+            stamp.append((name, None, None))
+    key = (folder, tuple(stamp))
+    if _CHECK_CACHE.get("key") != key or time.monotonic() - _CHECK_CACHE.get("at", 0) > 30:
+        _CHECK_CACHE.update(key=key, at=time.monotonic(), value=datacheck.check_folder(folder) if folder else [])
+    return _CHECK_CACHE["value"]
+
+
+def draw_model_data(layout, prefs):
+    box = layout.box()
+    box.label(text="Model Data", icon="FILE_FOLDER")
+    box.prop(prefs, "data_dir")
+    folder = data_dir(prefs)
+    box.label(text=f"Folder: {folder}")
+    if datacheck.is_synthetic(folder):
+        box.label(text="SYNTHETIC test data: results are meaningless", icon="ERROR")
+    col = box.column(align=True)
+    for status in cached_check(folder):
+        icon = {"found": "CHECKMARK", "missing": "X", "invalid": "ERROR"}[status.state]
+        row = col.row()
+        row.label(text=status.name, icon=icon)
+        row.label(text=status.detail or status.state)
+        if status.state != "found":
+            col.label(text=f"    get it from: {status.source}")
+    box.operator("tcmr.install_model_data", icon="IMPORT")
 
 
 def register():
-    pass
+    backend_env.register()
+    bpy.utils.register_class(TCMR_AddonPreferences)
 
 
 def unregister():
-    pass
+    bpy.utils.unregister_class(TCMR_AddonPreferences)
+    backend_env.unregister()
