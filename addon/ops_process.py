@@ -228,6 +228,9 @@ class TCMR_OT_process_video(bpy.types.Operator):
     end: IntProperty(name="End", default=-2, min=-2, description="-2 = panel setting, -1 = to the end")
     people: EnumProperty(name="People", items=(("PANEL", "Panel", ""), *PEOPLE_ITEMS), default="PANEL")
     smoothing: EnumProperty(name="Smoothing", items=(("PANEL", "Panel", ""), *SMOOTHING_ITEMS), default="PANEL")
+    bbox: StringProperty(name="Person Box", default="",
+                         description="x,y,w,h in pixels: follow one person in this fixed box (no detection); "
+                                     "empty = the panel setting")
     use_cache: BoolProperty(name="Reuse Earlier Results", default=True)
     wait: BoolProperty(name="Wait", default=False, description="Block until done (scripts)",
                        options={"SKIP_SAVE"})
@@ -253,8 +256,13 @@ class TCMR_OT_process_video(bpy.types.Operator):
         cache_dir = bpy.path.abspath(self.cache_dir) if self.cache_dir else preferences.results_dir(prefs)
         start = _unset(self.start) if self.start != -2 else (ui.frame_start if ui.use_range else None)
         end = _unset(self.end) if self.end != -2 else (ui.frame_end if ui.use_range else None)
+        try:
+            bbox = backend_cmd.parse_bbox(self.bbox or ui.bbox)
+        except ValueError as exc:
+            self.report({"ERROR"}, f"{exc}. Fix or clear the person box")
+            return {"CANCELLED"}
         settings = backend_cmd.RunSettings(
-            video=video, out_dir="", data_dir=data_dir,
+            video=video, out_dir="", data_dir=data_dir, bbox=bbox,
             device=self.device if self.device != "PREFS" else preferences.device(prefs),
             start=start, end=end,
             people=self.people if self.people != "PANEL" else ui.people,

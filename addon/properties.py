@@ -25,6 +25,9 @@ class TCMR_ProcessSettings(bpy.types.PropertyGroup):
                            description="Video frame after the last one processed")
     people: EnumProperty(name="People", items=PEOPLE_ITEMS, default="all")
     smoothing: EnumProperty(name="Smoothing", items=SMOOTHING_ITEMS, default="light")
+    bbox: StringProperty(name="Person Box", default="",
+                         description="Optional x,y,w,h in pixels: follow one person inside this fixed box "
+                                     "(skips detection)")
     use_cache: BoolProperty(name="Reuse Earlier Results", default=True,
                             description="Re-import at once when this clip was processed with the same settings")
 

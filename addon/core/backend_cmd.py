@@ -29,10 +29,26 @@ class RunSettings:
     end: int | None = None  # last source frame (exclusive), None = to the end
     people: str = "all"  # "all" tracks, or only the "main" (largest, longest) person
     smoothing: str = "light"
+    bbox: tuple[int, int, int, int] | None = None  # one fixed person box (x, y, w, h) px: no detection
 
     def key_fields(self) -> dict:
         """The settings that change the result (no paths: the video enters by content hash)."""
-        return {"start": self.start, "end": self.end, "people": self.people, "smoothing": self.smoothing}
+        return {"start": self.start, "end": self.end, "people": self.people, "smoothing": self.smoothing,
+                "bbox": list(self.bbox) if self.bbox else None}
+
+
+def parse_bbox(text: str) -> tuple[int, int, int, int] | None:
+    """'x,y,w,h' (pixels, top-left and size) -> tuple; '' -> None. ValueError names the problem."""
+    text = text.strip()
+    if not text:
+        return None
+    parts = [p.strip() for p in text.replace(" ", ",").split(",") if p.strip()]
+    if len(parts) != 4:
+        raise ValueError(f"a person box needs 4 numbers x,y,w,h, got '{text}'")
+    x, y, w, h = (int(round(float(p))) for p in parts)
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise ValueError(f"the person box '{text}' needs x, y >= 0 and a positive width and height")
+    return x, y, w, h
 
 
 def find_backend_root(addon_dir: str | os.PathLike) -> Path:
@@ -71,6 +87,8 @@ def run_argv(python: str, s: RunSettings) -> list[str]:
     if s.people == "main":
         argv += ["--max-people", "1"]
     argv += ["--smoothing", s.smoothing]
+    if s.bbox is not None:
+        argv += ["--bbox", ",".join(str(int(v)) for v in s.bbox)]
     return argv
 
 

@@ -87,6 +87,7 @@ class JobState:
     result_path: str | None = None
     error: tuple[str, str, str] | None = None  # (code, message, hint)
     ignored_lines: int = 0
+    counts: dict = field(default_factory=dict)  # events seen per kind
     meter: RateMeter = field(default_factory=RateMeter)
 
     @property
@@ -113,6 +114,7 @@ class JobState:
             self.ignored_lines += 1
             return
         kind = event.kind
+        self.counts[kind] = self.counts.get(kind, 0) + 1
         if kind == "hello":
             self.device = event.get("device", "")
             self.backend_version = event.get("backend_version", "")

@@ -1,0 +1,165 @@
+"""tcmr.process_video's machinery against a scripted stand-in backend: the event handling,
+caching, cancel and error paths, independent of the real network (see test_process_video.py
+for the real backend)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from addon.core.process import pid_alive
+
+from .conftest import poll_until
+
+FAKE = r'''#!{python}
+import json, os, sys, time
+args = sys.argv[1:]
+assert args[:3] == ["-m", "backend", "run"], args
+out = args[args.index("--out") + 1]
+mode = os.environ.get("FAKE_MODE", "ok")
+def emit(**e):
+    print(json.dumps(e), flush=True)
+emit(event="hello", protocol=1, backend_version="9.9", device="cpu", command="run", extra_field=1)
+emit(event="stage", stage="detect", message="Detecting people")
+sys.stderr.write("fake backend log line\n"); sys.stderr.flush()
+if mode == "bad":
+    emit(event="error", code="VIDEO_CORRUPT", message="cannot decode frame 0", hint="Re-encode the video")
+    sys.exit(2)
+if mode == "crash":
+    sys.stdout.write('{"event": "progress", "sta'); sys.stdout.flush()
+    os._exit(9)
+os.makedirs(out, exist_ok=True)
+for i in range(5):
+    emit(event="progress", stage="detect", done=i + 1, total=5)
+    emit(event="future_event", x=1)
+    time.sleep(0.05 if mode == "ok" else 0.5)
+    if mode == "slow":
+        time.sleep(60)
+with open(os.path.join(out, "result.json"), "w") as f:
+    json.dump({"format_version": 1, "argv": args}, f)
+emit(event="result", path=out)
+'''
+
+
+@pytest.fixture
+def fake_backend(tmp_path):
+    path = tmp_path / "fake python"
+    path.write_text(FAKE.replace("{python}", sys.executable))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def imports(monkeypatch):
+    from addon import ops_process
+
+    calls = []
+    monkeypatch.setattr(ops_process, "import_result", lambda result_dir, data_dir: calls.append(result_dir))
+    return calls
+
+
+def _run(bpy, fake_backend, clip, tmp_path, **kw):
+    return bpy.ops.tcmr.process_video(filepath=str(clip), python=str(fake_backend),
+                                      data_dir=str(tmp_path / "data"), cache_dir=str(tmp_path / "cache"), **kw)
+
+
+def test_run_observes_progress_imports_and_caches(bpy_module, fake_backend, clip, tmp_path, imports, monkeypatch):
+    from addon import ops_process
+
+    bpy = bpy_module
+    monkeypatch.setenv("FAKE_MODE", "ok")
+    assert _run(bpy, fake_backend, clip, tmp_path, people="main", bbox="10,5,40,100") == {"FINISHED"}
+    job = ops_process.active_job("run")
+    assert job is not None and bpy.context.window_manager.tcmr_job.running
+    factors = []
+    poll_until(ops_process, job, 30, on_tick=lambda j: factors.append(bpy.context.window_manager.tcmr_job.factor))
+    st = bpy.context.window_manager.tcmr_job
+    assert job.state.counts["progress"] == 5 and job.state.device == "cpu"
+    assert max(factors) == 1.0 and min(factors) < 1.0
+    assert not st.running and st.error_code == ""
+    assert imports == [st.result_path]
+    argv = json.loads((Path(st.result_path) / "result.json").read_text())["argv"]
+    assert argv[argv.index("--bbox") + 1] == "10,5,40,100" and "--max-people" in argv
+    assert "fake backend log line" in Path(st.log_path).read_text()
+    # same clip (copied elsewhere), same settings: imported from the cache, no new process
+    copy = tmp_path / "elsewhere.mp4"
+    copy.write_bytes(clip.read_bytes())
+    assert _run(bpy, fake_backend, copy, tmp_path, people="main", bbox="10,5,40,100") == {"FINISHED"}
+    assert ops_process.active_job("run") is None
+    assert imports == [st.result_path, st.result_path]
+    assert "cached" in st.message
+    # different settings: a new run
+    assert _run(bpy, fake_backend, clip, tmp_path, people="all") == {"FINISHED"}
+    poll_until(ops_process, ops_process._JOBS["run"], 30)
+    assert len(imports) == 3 and imports[2] != imports[0]
+
+
+def test_cancel_kills_the_process_and_leaves_no_result(bpy_module, fake_backend, clip, tmp_path, imports,
+                                                      monkeypatch):
+    from addon import ops_process
+
+    bpy = bpy_module
+    monkeypatch.setenv("FAKE_MODE", "slow")
+    _run(bpy, fake_backend, clip, tmp_path)
+    job = ops_process.active_job("run")
+    deadline = time.monotonic() + 20
+    while job.state.counts.get("progress", 0) == 0:
+        assert time.monotonic() < deadline
+        ops_process.poll_jobs()
+        time.sleep(0.02)
+    out_dir = Path(job.extra["out_dir"])
+    assert out_dir.is_dir()
+    assert bpy.ops.tcmr.cancel_job() == {"FINISHED"}
+    assert job.done and not pid_alive(job.process.pid)
+    assert not out_dir.exists()
+    st = bpy.context.window_manager.tcmr_job
+    assert st.error_code == "CANCELLED" and not st.running
+    assert imports == []
+    assert ops_process.poll_jobs() is None  # the timer stops itself
+
+
+def test_backend_error_reaches_panel_status(bpy_module, fake_backend, clip, tmp_path, imports, monkeypatch):
+    from addon import ops_process
+
+    bpy = bpy_module
+    monkeypatch.setenv("FAKE_MODE", "bad")
+    _run(bpy, fake_backend, clip, tmp_path)
+    poll_until(ops_process, ops_process.active_job("run"), 30)
+    st = bpy.context.window_manager.tcmr_job
+    assert (st.error_code, st.error_message, st.error_hint) == ("VIDEO_CORRUPT", "cannot decode frame 0",
+                                                                 "Re-encode the video")
+    assert imports == [] and not any((tmp_path / "cache").glob("*/result.json"))
+
+
+def test_backend_crash_without_answer_becomes_an_error(bpy_module, fake_backend, clip, tmp_path, imports,
+                                                      monkeypatch):
+    from addon import ops_process
+
+    monkeypatch.setenv("FAKE_MODE", "crash")
+    _run(bpy_module, fake_backend, clip, tmp_path)
+    poll_until(ops_process, ops_process.active_job("run"), 30)
+    st = bpy_module.context.window_manager.tcmr_job
+    assert st.error_code == "BACKEND_CRASHED" and "9" in st.error_message and "log" in st.error_hint.lower()
+
+
+def test_wait_mode_reports_the_error_as_an_operator_error(bpy_module, fake_backend, clip, tmp_path, imports,
+                                                         monkeypatch):
+    monkeypatch.setenv("FAKE_MODE", "bad")
+    with pytest.raises(RuntimeError, match="VIDEO_CORRUPT.*Re-encode"):
+        _run(bpy_module, fake_backend, clip, tmp_path, wait=True)
+
+
+def test_bad_inputs_are_refused_before_starting(bpy_module, fake_backend, clip, tmp_path):
+    bpy = bpy_module
+    with pytest.raises(RuntimeError, match="Video not found"):
+        _run(bpy, fake_backend, tmp_path / "nope.mp4", tmp_path)
+    with pytest.raises(RuntimeError, match="Backend Python not found.*Preferences"):
+        bpy.ops.tcmr.process_video(filepath=str(clip), python=str(tmp_path / "no python"))
+    with pytest.raises(RuntimeError, match="person box"):
+        _run(bpy, fake_backend, clip, tmp_path, bbox="1,2,3")
+    assert os.path.exists(clip)
