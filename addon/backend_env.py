@@ -167,7 +167,8 @@ def draw_aux_status(layout, context):
         layout.operator("tcmr.open_log", icon="TEXT").slot = "aux"
 
 
-_CLASSES = (TCMR_OT_create_backend_env, TCMR_OT_test_backend, TCMR_OT_selftest_backend, TCMR_OT_install_model_data)
+_CLASSES = (TCMR_OT_create_backend_env, TCMR_OT_test_backend, TCMR_OT_selftest_backend,
+            TCMR_OT_install_model_data)
 
 
 def register():

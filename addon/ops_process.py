@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
@@ -73,7 +73,8 @@ def start_job(kind: str, argv: list[str], log_path: Path, on_finish=None, extra=
     job = Job(kind, proc, on_finish, extra=dict(extra or {}))
     _JOBS[slot] = job
     st = status_of(kind)
-    st.running, st.kind, st.stage_label, st.factor, st.fps, st.eta = True, kind, "Starting backend", 0.0, 0.0, ""
+    st.running, st.kind, st.stage_label = True, kind, "Starting backend"
+    st.factor, st.fps, st.eta = 0.0, 0.0, ""
     st.message = st.error_code = st.error_message = st.error_hint = st.result_path = ""
     st.log_path = str(log_path)
     if not bpy.app.timers.is_registered(poll_jobs):
@@ -203,7 +204,8 @@ def _on_run_finished(job: Job) -> None:
     if extra.get("key"):
         cache.ResultCache(extra["cache_dir"]).add(extra["key"], result_dir, extra["video"], extra["settings"])
     import_result(result_dir, extra["data_dir"])
-    st.message = f"Imported {Path(result_dir).name}" + (" (SYNTHETIC model data)" if extra.get("synthetic") else "")
+    synthetic = " (SYNTHETIC model data)" if extra.get("synthetic") else ""
+    st.message = f"Imported {Path(result_dir).name}{synthetic}"
 
 
 def _unset(value: int) -> int | None:
@@ -224,10 +226,12 @@ class TCMR_OT_process_video(bpy.types.Operator):
     cache_dir: StringProperty(name="Results Cache", subtype="DIR_PATH", description="Empty = preferences")
     device: EnumProperty(name="Device", items=(("PREFS", "Preferences", ""), *preferences.DEVICE_ITEMS),
                          default="PREFS")
-    start: IntProperty(name="Start", default=-2, min=-2, description="-2 = panel setting, -1 = from the start")
+    start: IntProperty(name="Start", default=-2, min=-2,
+                       description="-2 = panel setting, -1 = from the start")
     end: IntProperty(name="End", default=-2, min=-2, description="-2 = panel setting, -1 = to the end")
     people: EnumProperty(name="People", items=(("PANEL", "Panel", ""), *PEOPLE_ITEMS), default="PANEL")
-    smoothing: EnumProperty(name="Smoothing", items=(("PANEL", "Panel", ""), *SMOOTHING_ITEMS), default="PANEL")
+    smoothing: EnumProperty(name="Smoothing", items=(("PANEL", "Panel", ""), *SMOOTHING_ITEMS),
+                            default="PANEL")
     bbox: StringProperty(name="Person Box", default="",
                          description="x,y,w,h in pixels: follow one person in this fixed box (no detection); "
                                      "empty = the panel setting")
@@ -268,7 +272,8 @@ class TCMR_OT_process_video(bpy.types.Operator):
             people=self.people if self.people != "PANEL" else ui.people,
             smoothing=self.smoothing if self.smoothing != "PANEL" else ui.smoothing)
 
-        key = cache.cache_key(cache.input_hash(video), settings.key_fields(), cache.model_fingerprint(data_dir))
+        key = cache.cache_key(cache.input_hash(video), settings.key_fields(),
+                              cache.model_fingerprint(data_dir))
         rc = cache.ResultCache(cache_dir)
         hit = rc.lookup(key) if (self.use_cache and ui.use_cache) else None
         st = context.window_manager.tcmr_job

@@ -28,7 +28,8 @@ VARIANT_ITEMS = (
 )
 PYTHON_ITEMS = (
     ("MANAGED", "Managed Environment", "A Python environment the add-on creates for the backend"),
-    ("CUSTOM", "Custom Interpreter", "A Python you installed yourself, with torch and the backend's packages"),
+    ("CUSTOM", "Custom Interpreter",
+     "A Python you installed yourself, with torch and the backend's packages"),
 )
 
 
@@ -132,7 +133,8 @@ def cached_check(folder: str) -> list:
             stamp.append((name, None, None))
     key = (folder, tuple(stamp))
     if _CHECK_CACHE.get("key") != key or time.monotonic() - _CHECK_CACHE.get("at", 0) > 30:
-        _CHECK_CACHE.update(key=key, at=time.monotonic(), value=datacheck.check_folder(folder) if folder else [])
+        value = datacheck.check_folder(folder) if folder else []
+        _CHECK_CACHE.update(key=key, at=time.monotonic(), value=value)
     return _CHECK_CACHE["value"]
 
 

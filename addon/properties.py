@@ -29,7 +29,8 @@ class TCMR_ProcessSettings(bpy.types.PropertyGroup):
                          description="Optional x,y,w,h in pixels: follow one person inside this fixed box "
                                      "(skips detection)")
     use_cache: BoolProperty(name="Reuse Earlier Results", default=True,
-                            description="Re-import at once when this clip was processed with the same settings")
+                            description="Re-import at once when this clip was processed with the same "
+                                        "settings")
 
 
 class TCMR_JobStatus(bpy.types.PropertyGroup):

@@ -45,7 +45,7 @@ def parse_bbox(text: str) -> tuple[int, int, int, int] | None:
     parts = [p.strip() for p in text.replace(" ", ",").split(",") if p.strip()]
     if len(parts) != 4:
         raise ValueError(f"a person box needs 4 numbers x,y,w,h, got '{text}'")
-    x, y, w, h = (int(round(float(p))) for p in parts)
+    x, y, w, h = (round(float(p)) for p in parts)
     if w <= 0 or h <= 0 or x < 0 or y < 0:
         raise ValueError(f"the person box '{text}' needs x, y >= 0 and a positive width and height")
     return x, y, w, h

@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.wheels and not Path(args.wheels).is_dir():
             emit("error", code="INPUT_NOT_FOUND", message=f"wheel folder {args.wheels} does not exist",
-                 hint="Choose the folder that holds the downloaded .whl files, or clear it to install online.")
+                 hint="Choose the folder that holds the downloaded .whl files, or clear it to install "
+                      "online.")
             return 2
         cmds = pip_commands(env_python(env), args.variant, args.wheels, args.torch, packages)
         total = len(cmds) + 2
@@ -80,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             rc = subprocess.call(cmd, stdout=sys.stderr, stderr=sys.stderr)
             if rc != 0:
                 hint = ("Check that the wheel folder holds wheels for this Python and platform."
-                        if args.wheels else "Check the internet connection, or install offline from a wheel folder.")
-                emit("error", code="INSTALL_FAILED", message=f"pip failed (exit code {rc}); see the log", hint=hint)
+                        if args.wheels else
+                        "Check the internet connection, or install offline from a wheel folder.")
+                emit("error", code="INSTALL_FAILED", message=f"pip failed (exit code {rc}); see the log",
+                     hint=hint)
                 return 2
             step += 1
             emit("progress", stage="install", done=step, total=total)
@@ -90,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(proc.stdout + proc.stderr)
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-            emit("error", code="INSTALL_FAILED", message=f"the new environment cannot import its packages: {last}",
+            emit("error", code="INSTALL_FAILED",
+                 message=f"the new environment cannot import its packages: {last}",
                  hint="Recreate the environment; on Windows install the Microsoft VC++ runtime.")
             return 2
         step += 1

@@ -27,7 +27,8 @@ LABEL = "[SYNTHETIC selftest]"
 
 def add_arguments(parser) -> None:
     parser.add_argument("--frames", type=int, default=20,
-                        help="synthetic frames pushed through the network (>= 17 uses a real 16-frame window)")
+                        help="synthetic frames pushed through the network "
+                             "(>= 17 uses a real 16-frame window)")
 
 
 def _check(data_dir: Path, reporter) -> dict:
@@ -51,7 +52,8 @@ def execute(args, reporter):
     from backend.synthetic import is_synthetic, write_model_data
 
     if args.frames < 1 or args.frames > 200:
-        raise BackendError(Code.BAD_ARGUMENT, f"--frames must be 1..200, not {args.frames}", "Use e.g. --frames 20.")
+        raise BackendError(Code.BAD_ARGUMENT, f"--frames must be 1..200, not {args.frames}",
+                           "Use e.g. --frames 20.")
     device = resolve_device(args.device)
     say = reporter.log
     timings = {}
@@ -84,7 +86,8 @@ def execute(args, reporter):
         t0 = time.monotonic()
         reporter.stage("features", f"{LABEL} {args.frames} SYNTHETIC frames through the backbone")
         rng = np.random.default_rng(0)
-        crops = torch.from_numpy(rng.standard_normal((args.frames, 3, 224, 224)).astype(np.float32))  # (F,3,224,224)
+        crops = rng.standard_normal((args.frames, 3, 224, 224)).astype(np.float32)  # (F,3,224,224)
+        crops = torch.from_numpy(crops)
         feats = []
         with torch.no_grad():
             for i in range(0, args.frames, 8):

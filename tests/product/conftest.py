@@ -20,7 +20,8 @@ def write_clip(path: Path, frames: int = 12, size: tuple[int, int] = (160, 120),
         img = np.tile(np.linspace(60, 120, w, dtype=np.uint8)[None, :, None], (h, 1, 3))
         cx = w // 2 + int(10 * np.sin(f / 3))
         cv2.circle(img, (cx, h // 5), h // 14, (210, 190, 170), -1)
-        cv2.rectangle(img, (cx - w // 14, h // 5 + h // 14), (cx + w // 14, h // 2 + h // 10), (40, 60, 200), -1)
+        top, bottom = h // 5 + h // 14, h // 2 + h // 10
+        cv2.rectangle(img, (cx - w // 14, top), (cx + w // 14, bottom), (40, 60, 200), -1)
         cv2.line(img, (cx, h // 2 + h // 10), (cx - w // 12, h - 8), (30, 30, 30), 4)
         cv2.line(img, (cx, h // 2 + h // 10), (cx + w // 12, h - 8), (30, 30, 30), 4)
         writer.write(img)

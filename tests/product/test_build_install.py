@@ -59,8 +59,9 @@ prefs = bpy.context.preferences.addons["bl_ext.user_default.tcmr_mocap"].prefere
 prefs.python_mode = "CUSTOM"
 prefs.custom_python = python
 prefs.data_dir = data_dir
+prefs_mod = importlib.import_module("bl_ext.user_default.tcmr_mocap.preferences")
 out = {"install": sorted(res), "module_file": mod.__file__, "panel": hasattr(bpy.types, "TCMR_PT_main"),
-       "python_resolved": __import__("bl_ext.user_default.tcmr_mocap.preferences", fromlist=["x"]).backend_python(prefs)}
+       "python_resolved": prefs_mod.backend_python(prefs)}
 bpy.ops.tcmr.test_backend()
 job = ops_process._JOBS["aux"]
 deadline = time.monotonic() + 120

@@ -65,10 +65,12 @@ def imports(monkeypatch):
 
 def _run(bpy, fake_backend, clip, tmp_path, **kw):
     return bpy.ops.tcmr.process_video(filepath=str(clip), python=str(fake_backend),
-                                      data_dir=str(tmp_path / "data"), cache_dir=str(tmp_path / "cache"), **kw)
+                                      data_dir=str(tmp_path / "data"),
+                                      cache_dir=str(tmp_path / "cache"), **kw)
 
 
-def test_run_observes_progress_imports_and_caches(bpy_module, fake_backend, clip, tmp_path, imports, monkeypatch):
+def test_run_observes_progress_imports_and_caches(bpy_module, fake_backend, clip, tmp_path, imports,
+                                                  monkeypatch):
     from addon import ops_process
 
     bpy = bpy_module
@@ -77,7 +79,8 @@ def test_run_observes_progress_imports_and_caches(bpy_module, fake_backend, clip
     job = ops_process.active_job("run")
     assert job is not None and bpy.context.window_manager.tcmr_job.running
     factors = []
-    poll_until(ops_process, job, 30, on_tick=lambda j: factors.append(bpy.context.window_manager.tcmr_job.factor))
+    wm = bpy.context.window_manager
+    poll_until(ops_process, job, 30, on_tick=lambda j: factors.append(wm.tcmr_job.factor))
     st = bpy.context.window_manager.tcmr_job
     assert job.state.counts["progress"] == 5 and job.state.device == "cpu"
     assert max(factors) == 1.0 and min(factors) < 1.0
@@ -150,7 +153,7 @@ def test_backend_crash_without_answer_becomes_an_error(bpy_module, fake_backend,
 def test_wait_mode_reports_the_error_as_an_operator_error(bpy_module, fake_backend, clip, tmp_path, imports,
                                                          monkeypatch):
     monkeypatch.setenv("FAKE_MODE", "bad")
-    with pytest.raises(RuntimeError, match="VIDEO_CORRUPT.*Re-encode"):
+    with pytest.raises(RuntimeError, match=r"VIDEO_CORRUPT.*Re-encode"):
         _run(bpy_module, fake_backend, clip, tmp_path, wait=True)
 
 
@@ -158,7 +161,7 @@ def test_bad_inputs_are_refused_before_starting(bpy_module, fake_backend, clip, 
     bpy = bpy_module
     with pytest.raises(RuntimeError, match="Video not found"):
         _run(bpy, fake_backend, tmp_path / "nope.mp4", tmp_path)
-    with pytest.raises(RuntimeError, match="Backend Python not found.*Preferences"):
+    with pytest.raises(RuntimeError, match=r"Backend Python not found.*Preferences"):
         bpy.ops.tcmr.process_video(filepath=str(clip), python=str(tmp_path / "no python"))
     with pytest.raises(RuntimeError, match="person box"):
         _run(bpy, fake_backend, clip, tmp_path, bbox="1,2,3")
