@@ -78,7 +78,8 @@ def start_job(kind: str, argv: list[str], log_path: Path, on_finish=None, extra=
     st.message = st.error_code = st.error_message = st.error_hint = st.result_path = ""
     st.log_path = str(log_path)
     if not bpy.app.timers.is_registered(poll_jobs):
-        bpy.app.timers.register(poll_jobs, first_interval=POLL_INTERVAL_S)
+        # persistent: loading another .blend must not orphan a running job
+        bpy.app.timers.register(poll_jobs, first_interval=POLL_INTERVAL_S, persistent=True)
     return job
 
 
@@ -164,7 +165,12 @@ def wait_for(job: Job, timeout_s: float = 3600.0) -> None:
 def cancel(job: Job) -> None:
     job.cancelled = True
     job.process.kill_tree()
-    _poll_one(job)  # drains what is left and finishes the job
+    deadline = time.monotonic() + 5.0
+    while not job.done and time.monotonic() < deadline:
+        _poll_one(job)  # drains what is left and finishes the job
+        time.sleep(0.01)
+    if not job.done:
+        _finish(job)
     st = status_of(job.kind)
     st.running = False
     st.error_code, st.error_message, st.error_hint = "CANCELLED", "Cancelled", ""

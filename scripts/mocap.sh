@@ -5,6 +5,7 @@
 # folder (see README "Model data"); without it, it stops at once with `check`'s report.
 # Writes OUT_DIR/result/ (Contract 3), OUT_DIR/mocap.blend and OUT_DIR/mocap.fbx.
 # FBX preset: $TCMR_FBX_TARGET = GENERIC (default), UNITY or UNREAL.
+# $TCMR_PYTHON = an interpreter to use instead of setting up .venv.
 set -euo pipefail
 if [ "$#" -lt 2 ]; then
   echo "usage: bash scripts/mocap.sh VIDEO OUT_DIR [run options]" >&2
@@ -19,8 +20,12 @@ if [ ! -e "$VIDEO" ]; then
   echo "mocap: video not found: $VIDEO" >&2
   exit 2
 fi
-VENV="$(bash scripts/setup.sh | tail -n 1)"
-PY="$VENV/bin/python"
+if [ -n "${TCMR_PYTHON:-}" ]; then
+  PY="$TCMR_PYTHON"  # an environment you set up yourself (torch, bpy 5.0.1, the backend's packages)
+else
+  VENV="$(bash scripts/setup.sh | tail -n 1)"
+  PY="$VENV/bin/python"
+fi
 DATA_ARGS=()
 if [ -n "${TCMR_DATA_DIR:-}" ]; then DATA_ARGS=(--data-dir "$TCMR_DATA_DIR"); fi
 
