@@ -14,6 +14,7 @@ from addon.core.backend_cmd import (
     check_argv,
     find_backend_root,
     run_argv,
+    selftest_argv,
     short_data_root,
     venv_python,
 )
@@ -131,3 +132,29 @@ def test_process_reports_lines_then_finished(tmp_path):
 def test_process_refuses_a_shell_string(tmp_path):
     with pytest.raises(TypeError):
         BackendProcess("python -m backend run x", cwd=str(tmp_path), env={}, log_path=tmp_path / "l")
+
+
+def test_every_run_argv_the_addon_builds_is_accepted_by_the_backend_parser():
+    """Contract 1 from both sides: the real backend CLI parses what the add-on sends."""
+    from backend.cli import build_parser
+
+    parser = build_parser()
+    for s in (RunSettings(video="/v w/clip.mp4", out_dir="/o d"),
+              RunSettings(video="v.mp4", out_dir="o", data_dir="/d", device="cuda", start=3, end=9,
+                          people="main", smoothing="strong", bbox=(1, 2, 30, 40)),
+              RunSettings(video="v.mp4", out_dir="o", smoothing="none")):
+        args = parser.parse_args(run_argv("python", s)[3:])
+        assert args.command == "run" and args.device == s.device
+    for argv in (check_argv("python", "/d"), selftest_argv("python")):
+        assert parser.parse_args(argv[3:]).command == argv[3]
+
+
+def test_parse_bbox():
+    from addon.core.backend_cmd import parse_bbox
+
+    assert parse_bbox("") is None
+    assert parse_bbox(" 10, 20,30 ,40 ") == (10, 20, 30, 40)
+    assert parse_bbox("10 20 30.6 40") == (10, 20, 31, 40)
+    for bad in ("1,2,3", "1,2,0,4", "-1,2,3,4", "a,b,c,d"):
+        with pytest.raises(ValueError):
+            parse_bbox(bad)
