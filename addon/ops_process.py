@@ -75,7 +75,7 @@ def start_job(kind: str, argv: list[str], log_path: Path, on_finish=None, extra=
     st = status_of(kind)
     st.running, st.kind, st.stage_label = True, kind, "Starting backend"
     st.factor, st.fps, st.eta = 0.0, 0.0, ""
-    st.message = st.error_code = st.error_message = st.error_hint = st.result_path = ""
+    st.message = st.error_code = st.error_message = st.error_hint = st.result_path = st.warning = ""
     st.log_path = str(log_path)
     if not bpy.app.timers.is_registered(poll_jobs):
         # persistent: loading another .blend must not orphan a running job
@@ -101,6 +101,9 @@ def _poll_one(job: Job) -> None:
     s = job.state
     st.stage_label, st.factor, st.fps = s.stage_label, s.factor, s.rate
     st.eta, st.device = format_eta(s.eta), s.device
+    if s.warnings:
+        _code, message, hint = s.warnings[-1]
+        st.warning = f"{message} ({hint})" if hint else message
     if finished:
         _finish(job)
 

@@ -61,6 +61,9 @@ class TCMR_PT_main(bpy.types.Panel):
             row = layout.row()
             row.scale_y = 1.4
             row.operator("tcmr.process_video", icon="PLAY")
+        if st.warning:
+            for i, line in enumerate(_wrap(st.warning, 48)):
+                layout.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
         if st.error_code and not st.running:
             box = layout.box()
             box.label(text=f"[{st.error_code}] {st.error_message}", icon="ERROR")

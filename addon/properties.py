@@ -42,6 +42,7 @@ class TCMR_JobStatus(bpy.types.PropertyGroup):
     eta: StringProperty(default="")
     device: StringProperty(default="")
     message: StringProperty(default="")  # last outcome, for people
+    warning: StringProperty(default="")  # the backend's latest warning, with its hint
     error_code: StringProperty(default="")
     error_message: StringProperty(default="")
     error_hint: StringProperty(default="")

@@ -37,6 +37,8 @@ os.makedirs(out, exist_ok=True)
 for i in range(5):
     emit(event="progress", stage="detect", done=i + 1, total=5)
     emit(event="future_event", x=1)
+    if i == 2:
+        emit(event="warning", code="SHORT_TRACK", message="track 2 is short", hint="ignored")
     time.sleep(0.05 if mode == "ok" else 0.5)
     if mode == "slow":
         time.sleep(60)
@@ -85,6 +87,7 @@ def test_run_observes_progress_imports_and_caches(bpy_module, fake_backend, clip
     assert job.state.counts["progress"] == 5 and job.state.device == "cpu"
     assert max(factors) == 1.0 and min(factors) < 1.0
     assert not st.running and st.error_code == ""
+    assert st.warning == "track 2 is short (ignored)"
     assert imports == [st.result_path]
     argv = json.loads((Path(st.result_path) / "result.json").read_text())["argv"]
     assert argv[argv.index("--bbox") + 1] == "10,5,40,100" and "--max-people" in argv
