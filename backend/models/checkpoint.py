@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import pickle
-import re
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -68,15 +68,16 @@ def read_checkpoint(path: str | Path) -> dict:
     if path.stat().st_size == 0:
         raise invalid(path, "the file is empty")
     try:
-        with torch.serialization.safe_globals(SAFE_NUMPY_GLOBALS):
+        with torch.serialization.safe_globals(SAFE_NUMPY_GLOBALS), warnings.catch_warnings():
+            # torch warns about pickle protocols it did not write; the error below says more.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        found = re.search(r"Unsupported (?:global|operand)[^\n]*", str(exc))
-        if found and "global" in found.group(0):
+        detail = _weights_only_detail(str(exc))
+        if "GLOBAL" in detail:
             raise invalid(path, "refused to load: it contains a Python object that is not plain weights "
-                                f"({found.group(0).strip()}); it is not an official checkpoint or was "
-                                "tampered with") from None
-        raise invalid(path, f"not a readable torch checkpoint ({_first_line(exc)})") from None
+                                f"({detail}); not an official checkpoint, or tampered with") from None
+        raise invalid(path, f"not a readable torch checkpoint ({detail})") from None
     except MemoryError:
         raise
     except Exception as exc:  # truncated zip/legacy streams raise many different types
@@ -85,6 +86,18 @@ def read_checkpoint(path: str | Path) -> dict:
     if not isinstance(obj, dict):
         raise invalid(path, f"top level is a {type(obj).__name__}, expected a checkpoint dict")
     return obj
+
+
+def _weights_only_detail(message: str) -> str:
+    """The informative line of torch's weights_only error (it starts with generic advice)."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    for line in lines:
+        if "GLOBAL" in line:
+            return line[:300]
+    for line in lines:
+        if line.startswith(("WeightsUnpickler error", "Unsupported", "Trying to load")):
+            return line[:300]
+    return lines[-1][:300] if lines else "unpickling failed"
 
 
 def _first_line(exc: BaseException) -> str:
