@@ -22,13 +22,13 @@ def _tf32(models: Models) -> Iterator[None]:
     if models.device.type != "cuda":
         yield
         return
-    saved = torch.backends.cuda.matmul.allow_tf32
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.backends.cuda.matmul.allow_tf32 = models.config.allow_tf32
+    torch.backends.cudnn.allow_tf32 = models.config.allow_tf32
     try:
-        with torch.backends.cudnn.flags(enabled=True, allow_tf32=models.config.allow_tf32):
-            yield
+        yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32 = saved
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def extract_features(models: Models, crops: torch.Tensor) -> torch.Tensor:
