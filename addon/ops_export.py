@@ -13,7 +13,7 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from .core.fbx_presets import TARGETS, export_settings
+from .core.fbx_presets import ARMATURE_NODE_NAME, TARGETS, export_settings
 
 _TARGET_ITEMS = (
     ("UNITY", "Unity", "Metres, Y up, unit scale 100 with object scale 1"),
@@ -69,6 +69,7 @@ def export_character(context, filepath: str, target: str, object_name: str = "")
     was_active = view_layer.objects.active
     frame = context.scene.frame_current
     hidden = {obj.name: obj.hide_get() for obj in members}
+    arm_name = arm.name
     try:
         if context.mode != "OBJECT" and was_active is not None:
             bpy.ops.object.mode_set(mode="OBJECT")
@@ -78,10 +79,17 @@ def export_character(context, filepath: str, target: str, object_name: str = "")
             obj.hide_set(False)
             obj.select_set(True)
         view_layer.objects.active = arm
+        # The node name some engines expect; only when no other datablock has it (nothing of the
+        # user's is ever renamed), and put back afterwards.
+        node_name = ARMATURE_NODE_NAME.get(target.upper())
+        if node_name and bpy.data.objects.get(node_name) is None:
+            arm.name = node_name
         result = bpy.ops.export_scene.fbx(filepath=str(path), check_existing=False, **settings)
         if "FINISHED" not in result:
             raise ExportFailure(f"the FBX exporter did not finish ({result})", "See the system console.")
     finally:
+        if arm.name != arm_name:
+            arm.name = arm_name
         for obj in view_layer.objects:
             obj.select_set(obj.name in was_selected)
         for name, state in hidden.items():

@@ -34,23 +34,23 @@ _BASE = {
 }
 
 _TARGET = {
-    # Unity: metres with UnitScaleFactor 100 and object scale 1 ("1m (File)" in Unity); Y up,
-    # -Z forward (Unity's default conversion of Blender files).
-    "UNITY": {"apply_scale_options": "FBX_SCALE_ALL", "global_scale": 1.0,
-              "axis_forward": "-Z", "axis_up": "Y", "apply_unit_scale": True,
-              "bake_space_transform": False},
-    # Unreal: centimetres. FBX_SCALE_NONE writes UnitScaleFactor 1 (cm) and carries the x100 on the
-    # armature node, which Unreal folds into the import; X forward, Z up as Unreal expects
-    # (Epic's Send2UE template uses the same axes).
-    "UNREAL": {"apply_scale_options": "FBX_SCALE_NONE", "global_scale": 1.0,
-               "axis_forward": "-Y", "axis_up": "Z", "apply_unit_scale": True,
-               "bake_space_transform": False},
-    # Generic (Maya, Houdini, Blender, Mixamo-style tools): the FBX standard Y up, -Z forward,
-    # units written as metres-in-centimetres by the default FBX_SCALE_NONE.
-    "GENERIC": {"apply_scale_options": "FBX_SCALE_NONE", "global_scale": 1.0,
-                "axis_forward": "-Z", "axis_up": "Y", "apply_unit_scale": True,
-                "bake_space_transform": False},
+    # Unity: metres written as UnitScaleFactor 100 with object scale 1 (Unity shows "1m (File)",
+    # scale 1); Y up, -Z forward, the FBX default that Unity converts on import.
+    "UNITY": {"apply_scale_options": "FBX_SCALE_ALL", "global_scale": 1.0, "apply_unit_scale": True,
+              "axis_forward": "-Z", "axis_up": "Y", "bake_space_transform": False},
+    # Unreal: Z up and Blender's axes unchanged (forward Y, up Z), as Epic's own Send2UE template;
+    # centimetre file units (UnitScaleFactor 1) with the x100 carried by the armature node, which
+    # the exporter writes under the name "Armature" so Unreal drops it instead of adding a bone.
+    "UNREAL": {"apply_scale_options": "FBX_SCALE_NONE", "global_scale": 1.0, "apply_unit_scale": True,
+               "axis_forward": "Y", "axis_up": "Z", "bake_space_transform": False},
+    # Generic (Maya, Houdini, MotionBuilder, Blender): the exporter's standard Y up, -Z forward,
+    # centimetre units (UnitScaleFactor 1, x100 on the root nodes).
+    "GENERIC": {"apply_scale_options": "FBX_SCALE_NONE", "global_scale": 1.0, "apply_unit_scale": True,
+                "axis_forward": "-Z", "axis_up": "Y", "bake_space_transform": False},
 }
+
+# Targets whose armature node should be named "Armature" in the file (Unreal drops that node).
+ARMATURE_NODE_NAME = MappingProxyType({"UNREAL": "Armature"})
 
 
 def export_settings(target: str) -> MappingProxyType:
@@ -60,6 +60,3 @@ def export_settings(target: str) -> MappingProxyType:
         raise ValueError(f"unknown FBX target {target!r}; choose one of {', '.join(TARGETS)}")
     return MappingProxyType({**_BASE, **_TARGET[key]})
 
-
-# Centimetres per Blender unit of the file each target writes, as an engine reads it.
-ENGINE_UNITS_PER_METRE = MappingProxyType({"UNITY": 1.0, "UNREAL": 100.0, "GENERIC": 1.0})

@@ -20,6 +20,7 @@ Shapes: V = 6890 vertices, J = 24 joints.
 from __future__ import annotations
 
 import codecs
+import importlib
 import io
 import pickle
 from dataclasses import dataclass
@@ -71,8 +72,9 @@ def _reconstructor(cls, base, state):
 
 
 def _numpy_multiarray():
-    core = getattr(np, "_core", None) or np.core  # numpy 2 renamed numpy.core to numpy._core
-    return core.multiarray
+    # numpy 2 renamed numpy.core to numpy._core (pickles name either path).
+    module = "numpy._core.multiarray" if int(np.__version__.split(".")[0]) >= 2 else "numpy.core.multiarray"
+    return importlib.import_module(module)
 
 
 def _allowed_globals() -> dict[tuple[str, str], object]:
