@@ -167,6 +167,10 @@ class TCMR_OT_import_result(bpy.types.Operator):
         except ImportFailure as exc:
             self.report({"ERROR"}, f"{exc.message}. {exc.hint}")
             return {"CANCELLED"}
+        except Exception as exc:  # a bug: the scene was already restored by import_result
+            self.report({"ERROR"}, f"Import failed ({type(exc).__name__}: {exc}); nothing was added. "
+                        "Please report this with the result folder.")
+            return {"CANCELLED"}
         for warning in report.warnings:
             self.report({"WARNING"}, warning)
         self.report({"INFO"}, f"Imported {len(report.armatures)} character(s): {', '.join(report.armatures)}")
