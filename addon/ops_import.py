@@ -48,20 +48,24 @@ def collection_name(result_name: str, track_id: int) -> str:
 
 
 def resolve_data_dir(context, explicit: str) -> Path:
-    """`explicit` if given, else the add-on preferences' model data folder, else TCMR_DATA_DIR."""
+    """The model data folder: `explicit` if given, else the add-on preferences' `data_dir`, else
+    $TCMR_DATA_DIR (the backend's own override), else the add-on's default folder."""
     if explicit:
         return Path(bpy.path.abspath(explicit))
     addon = context.preferences.addons.get(__package__) if __package__ else None
-    prefs = getattr(addon, "preferences", None)
-    for attr in ("data_dir", "model_data_dir"):
-        value = getattr(prefs, attr, "") if prefs is not None else ""
-        if value:
-            return Path(bpy.path.abspath(value))
+    value = getattr(getattr(addon, "preferences", None), "data_dir", "")
+    if value:
+        return Path(bpy.path.abspath(value))
     env = os.environ.get("TCMR_DATA_DIR")
     if env:
         return Path(env)
-    raise ImportFailure("no model data folder is set",
-                        "Set the model data folder in the add-on preferences (or pass data_dir=...).")
+    try:  # the default folder the preferences document (core/backend_cmd.py, product helper)
+        from .core import backend_cmd
+
+        return Path(backend_cmd.short_data_root()) / "base_data"
+    except (ImportError, AttributeError):
+        hint = "Set the model data folder in the add-on preferences (or pass data_dir=...)."
+        raise ImportFailure("no model data folder is set", hint) from None
 
 
 def _snapshot() -> dict[str, set[int]]:
