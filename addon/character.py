@@ -8,7 +8,8 @@ Conventions (see core/rig_math.py for the math and why):
   Armature modifier (linear blend skinning, no preserve volume) and shape keys:
   `Basis` (v_template), `Shape000..009` (shape blend shapes, set to the track's betas),
   `Pose000..206` (pose correctives, keyed per frame with (R - I) weights) when enabled;
-* keys sit at scene frame = video frame + FRAME_OFFSET.
+* keys sit at scene frame = video frame + FRAME_OFFSET (rig_math.Timing: retimed only when
+  Blender decodes the video at another rate than the backend did).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def _corrective_curves(track: Track, frames: np.ndarray) -> list[anim_shim.Curve
 
 
 def build_character(context, model: SmplModel, track: Track, collection, name: str,
-                    options: CharacterOptions) -> bpy.types.Object:
+                    options: CharacterOptions, timing: rig_math.Timing | None = None) -> bpy.types.Object:
     """Armature + skinned mesh for one track, animated at the track's frames. Returns the
     armature object (named `name`, or `name.001` if taken); the mesh is `<name> body`."""
     betas = track.betas
@@ -147,7 +148,8 @@ def build_character(context, model: SmplModel, track: Track, collection, name: s
     mesh_obj = _make_mesh(f"{arm_obj.name} body", model, collection, arm_obj)
     _add_shape_keys(mesh_obj, model, betas, options.pose_correctives)
 
-    frames = (track.frame_index + rig_math.FRAME_OFFSET).astype(np.float64)  # (T,)
+    timing = timing or rig_math.Timing(scene_fps=0.0)
+    frames = timing.scene_frames(track.frame_index)  # (T,)
     anim_shim.write_action(arm_obj, f"{arm_obj.name} motion", _pose_curves(track, joints[0], frames))
     if options.pose_correctives:
         anim_shim.write_action(mesh_obj.data.shape_keys, f"{arm_obj.name} correctives",

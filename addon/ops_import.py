@@ -117,17 +117,17 @@ def import_result(context, directory: str, data_dir: str = "", options: Characte
     try:
         root = bpy.data.collections.new(f"TCMR {info.name}")
         scene.collection.children.link(root)
-        camera, warning = build_camera(f"TCMR {info.name} camera", info, root)
+        camera, warning, timing, note = build_camera(f"TCMR {info.name} camera", info, root)
         report.camera = camera.name
-        if warning:
-            report.warnings.append(warning)
+        report.warnings += [text for text in (warning, note) if text]
         for track in tracks:
             coll = bpy.data.collections.new(collection_name(info.name, track.id))
             root.children.link(coll)
-            arm = build_character(context, model, track, coll, f"TCMR track {track.id}", options)
+            arm = build_character(context, model, track, coll, f"TCMR track {track.id}", options,
+                                  timing)
             report.armatures.append(arm.name)
         if set_scene:
-            apply_scene_settings(scene, info)
+            apply_scene_settings(scene, info, timing)
             scene.camera = camera
     except Exception:
         _remove_new(before)

@@ -35,29 +35,30 @@ def camera_intrinsics(info: ResultInfo) -> dict:
     }
 
 
-def apply_scene_settings(scene, info: ResultInfo) -> None:
+def apply_scene_settings(scene, info: ResultInfo, timing: rig_math.Timing) -> None:
     """fps (29.97 -> 30 / 1.001), frame range of the whole video, render size of the video."""
-    scene.render.fps, scene.render.fps_base = rig_math.fps_to_blender(info.video.fps)
+    scene.render.fps, scene.render.fps_base = rig_math.fps_to_blender(timing.scene_fps)
     scene.frame_start = rig_math.FRAME_OFFSET
-    scene.frame_end = rig_math.FRAME_OFFSET + max(info.video.frame_count, 1) - 1
+    scene.frame_end = timing.frame_end(info.video.frame_count)
     scene.render.resolution_x = info.video.width
     scene.render.resolution_y = info.video.height
     scene.render.resolution_percentage = 100
     scene.render.pixel_aspect_x = scene.render.pixel_aspect_y = 1.0
 
 
-def _attach_background(cam_data, video_path: str) -> str | None:
+def _attach_background(cam_data, video_path: str):
     """Video (movie clip) or image folder (image sequence) as the camera background.
-    Returns a warning text when the video cannot be shown (the rest is still built)."""
+    Returns (warning text when the video cannot be shown (the rest is still built), the movie
+    clip or None)."""
     if not video_path:
-        return "the result does not name its video: the camera has no background"
+        return "the result does not name its video: the camera has no background", None
     path = Path(video_path)
-    bg = None
+    bg = clip = None
     try:
         if path.is_dir():
             images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not images:
-                return f"no images in {path}: the camera has no background"
+                return f"no images in {path}: the camera has no background", None
             image = bpy.data.images.load(str(images[0]), check_existing=False)
             image.source = "SEQUENCE"
             bg = cam_data.background_images.new()
@@ -73,19 +74,19 @@ def _attach_background(cam_data, video_path: str) -> str | None:
             bg.source = "MOVIE_CLIP"
             bg.clip = clip
         else:
-            return f"video not found: {path} (the camera has no background; characters are complete)"
+            return f"video not found: {path} (the camera has no background; characters are complete)", None
     except RuntimeError as exc:
-        return f"cannot open the video {path} as a background: {exc}"
+        return f"cannot open the video {path} as a background: {exc}", None
     bg.display_depth = "BACK"
     bg.frame_method = "FIT"
     bg.alpha = 1.0
     cam_data.show_background_images = True
-    return None
+    return None, clip
 
 
-def build_camera(name: str, info: ResultInfo, collection) -> tuple[bpy.types.Object, str | None]:
+def build_camera(name: str, info: ResultInfo, collection):
     """Camera object at the origin looking along +Y (rotation Rx(+90)), matching the video.
-    Returns (camera object, warning or None)."""
+    Returns (camera object, warning or None, timing of the scene, note about the timing or None)."""
     cam_data = bpy.data.cameras.new(name)
     k = camera_intrinsics(info)
     cam_data.sensor_fit = k["sensor_fit"]
@@ -101,5 +102,10 @@ def build_camera(name: str, info: ResultInfo, collection) -> tuple[bpy.types.Obj
     obj.rotation_mode = "XYZ"
     obj.rotation_euler = (math.pi / 2.0, 0.0, 0.0)
     collection.objects.link(obj)
-    warning = _attach_background(cam_data, info.video.path)
-    return obj, warning
+    warning, clip = _attach_background(cam_data, info.video.path)
+    if clip is None:
+        timing, note = rig_math.choose_timing(info.video.fps, info.video.frame_count)
+    else:
+        timing, note = rig_math.choose_timing(info.video.fps, info.video.frame_count, float(clip.fps),
+                                              int(clip.frame_duration))
+    return obj, warning, timing, note

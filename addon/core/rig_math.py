@@ -24,6 +24,8 @@ Quaternions are (w, x, y, z), Blender's order. Shapes: F frames, J joints.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # Scene frame of video frame 0: Blender counts frames from 1, and a movie clip's first frame
@@ -158,3 +160,46 @@ def fps_to_blender(fps: float) -> tuple[int, float]:
     elif abs(base - 1.0) < 1e-9:
         base = 1.0
     return int(whole), float(base)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where video frames land on the scene's timeline.
+
+    Normally the scene runs at the video's rate and video frame i is scene frame i + 1. When
+    Blender decodes the video file at another rate than the backend did (variable-frame-rate
+    phone videos: Blender may report 60 fps for a 29.83 fps clip, numbering its frames on that
+    time base), the scene runs at Blender's rate and keys are placed by time instead, at
+    1 + i * scene_fps / video_fps, so the background clip shows the frame the pose came from.
+    """
+
+    scene_fps: float
+    frames_per_video_frame: float = 1.0
+
+    def scene_frames(self, frame_index: np.ndarray) -> np.ndarray:
+        """Video frame numbers (T,) -> scene frames (T,) float64 (fractional when retimed)."""
+        return FRAME_OFFSET + np.asarray(frame_index, dtype=np.float64) * self.frames_per_video_frame
+
+    def frame_end(self, frame_count: int) -> int:
+        """Last scene frame of a video of `frame_count` frames."""
+        return FRAME_OFFSET + int(np.ceil((max(frame_count, 1) - 1) * self.frames_per_video_frame - 1e-6))
+
+
+def choose_timing(video_fps: float, frame_count: int, clip_fps: float | None = None,
+                  clip_frames: int | None = None) -> tuple[Timing, str | None]:
+    """Timing for a result whose video Blender reads at `clip_fps` with `clip_frames` frames
+    (None: no clip). Returns (timing, message or None)."""
+    same = Timing(float(video_fps))
+    if not clip_fps or clip_fps <= 0 or abs(clip_fps - video_fps) <= 0.01 * video_fps:
+        return same, None
+    video_seconds = frame_count / video_fps
+    clip_seconds = (clip_frames or 0) / clip_fps
+    if abs(clip_seconds - video_seconds) > 0.05 * video_seconds + 1.0 / video_fps:
+        return same, (f"Blender reads the video at {clip_fps:g} fps ({clip_frames} frames), the backend at "
+                      f"{video_fps:g} fps ({frame_count} frames), and their lengths differ: the background "
+                      "will not line up with the motion. Convert the video to a constant frame rate "
+                      "(e.g. ffmpeg -i in.mp4 -fps_mode cfr out.mp4) and process that file")
+    timing = Timing(float(clip_fps), float(clip_fps) / float(video_fps))
+    return timing, (f"Blender reads the video at {clip_fps:g} fps, the backend at {video_fps:g} fps "
+                    f"(variable frame rate?): the scene runs at {clip_fps:g} fps and video frame i is "
+                    f"scene frame 1 + i x {timing.frames_per_video_frame:.4g}, so the background lines up")

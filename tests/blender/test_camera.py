@@ -61,3 +61,39 @@ def test_video_and_image_folder_backgrounds(bpy_addon, model_data_dir, tmp_path)
     bg = cam_b.background_images[0]
     assert bg.source == "IMAGE" and bg.image.source == "SEQUENCE"
     assert bg.image_user.frame_duration == 4 and bg.image_user.frame_start == 1
+
+
+def test_retimes_when_blender_reads_the_video_at_another_rate(bpy_addon, model_data_dir, tmp_path):
+    """Blender decodes the clip at 25 fps; the backend said 50 fps (as Blender does with some
+    variable-frame-rate files): keys go where the clip shows their frame."""
+    import cv2
+
+    from addon.anim_shim import action_fcurves
+    from addon.ops_import import import_result
+
+    bpy = bpy_addon
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), i * 40, np.uint8))
+    writer.release()
+    arrays = random_track(np.random.default_rng(0), np.arange(10))
+    same = write_result(tmp_path / "same", {1: arrays}, frame_count=5, fps=25.0, video_path=str(video))
+    assert not import_result(bpy.context, str(same), str(model_data_dir)).warnings[1:]  # only "synthetic"
+    assert bpy.context.scene.frame_end == 5
+
+    other = write_result(tmp_path / "other", {1: arrays}, frame_count=10, fps=50.0, video_path=str(video))
+    warnings = import_result(bpy.context, str(other), str(model_data_dir)).warnings
+    assert any("at 25 fps" in w and "at 50 fps" in w and "lines up" in w for w in warnings)
+    scene = bpy.context.scene
+    assert scene.render.fps == 25 and scene.render.fps_base == 1.0
+    assert scene.frame_end == 6  # video frame 9 sits at scene frame 5.5
+    arm = bpy.data.objects["TCMR track 1.001"]
+    for fc in action_fcurves(arm):
+        keys = np.array([k.co[0] for k in fc.keyframe_points])
+        assert np.allclose(keys, 1 + 0.5 * np.arange(10))
+
+    longer = write_result(tmp_path / "longer", {1: arrays}, frame_count=30, fps=50.0, video_path=str(video))
+    warnings = import_result(bpy.context, str(longer), str(model_data_dir)).warnings
+    assert any("lengths differ" in w and "constant frame rate" in w for w in warnings)
+    assert scene.render.fps == 50 and scene.frame_end == 30

@@ -94,3 +94,18 @@ def test_fps_to_blender_rejects_nonsense():
     for bad in (0.0, -3.0, float("nan")):
         with pytest.raises(ValueError):
             rig_math.fps_to_blender(bad)
+
+
+def test_timing_follows_the_video_unless_blender_reads_it_at_another_rate():
+    timing, note = rig_math.choose_timing(29.97, 300)
+    assert note is None and timing.scene_fps == 29.97
+    assert np.array_equal(timing.scene_frames([0, 1, 5]), [1, 2, 6]) and timing.frame_end(300) == 300
+    timing, note = rig_math.choose_timing(29.97, 300, clip_fps=29.97, clip_frames=300)
+    assert note is None and timing.frames_per_video_frame == 1.0
+    # tennis.mp4: Blender reports 60 fps and 627 frames for the 312-frame, 29.83 fps clip.
+    timing, note = rig_math.choose_timing(29.83, 312, clip_fps=60.0, clip_frames=627)
+    assert timing.scene_fps == 60.0 and "lines up" in note
+    assert np.allclose(timing.scene_frames([0, 100]), [1, 1 + 100 * 60 / 29.83])
+    assert timing.frame_end(312) == 1 + int(np.ceil(311 * 60 / 29.83))
+    timing, note = rig_math.choose_timing(29.83, 312, clip_fps=60.0, clip_frames=100)  # lengths differ
+    assert timing.frames_per_video_frame == 1.0 and "lengths differ" in note
