@@ -121,3 +121,20 @@ def test_multi_person_collections_and_unique_names(bpy_addon, model_data_dir, tm
         assert arms[0].animation_data.action_slot is not None  # fact 7: assigned explicitly
     assert bpy.data.objects["TCMR track 1.001"].type == "ARMATURE"
     assert bpy.context.scene.camera.name == "TCMR clip camera"
+
+
+def test_upright_person_facing_the_camera(bpy_addon, model_data_dir, tmp_path):
+    """TCMR's typical output for a person standing in front of the camera (root turned 180 deg
+    about x, zero body pose): in Blender the head is above the pelvis, the person stands in front
+    of the camera (+Y) and the toes point back at it (-Y)."""
+    bpy = bpy_addon
+    arrays = random_track(np.random.default_rng(0), np.arange(1))
+    arrays["global_orient"][:] = [np.pi, 0.0, 0.0]
+    arrays["body_pose"][:] = 0.0
+    arrays["transl"][:] = [0.0, 0.0, 5.0]
+    _import(bpy, write_result(tmp_path / "clip", {1: arrays}, frame_count=1), model_data_dir)
+    names = ["pelvis", "head", "left_ankle", "left_foot"]
+    pelvis, head, ankle, foot = bone_heads(bpy, bpy.data.objects["TCMR track 1"], names, 1)
+    assert head[2] - pelvis[2] > 0.3
+    assert 4.5 < pelvis[1] < 5.5
+    assert foot[1] < ankle[1]
