@@ -150,3 +150,11 @@ def test_validate_names_missing_keys_and_bad_shapes():
     db["features"][0, 0] = np.nan
     with pytest.raises(BackendError, match="NaN"):
         validate_db(Path("x.pt"), db, "3dpw")
+
+
+@pytest.mark.parametrize(("protocol", "reference"), [(4, "joblib142_p4.pt"), (2, "joblib142_p2.pt")])
+def test_the_tests_joblib_writer_is_byte_identical_to_real_joblib(protocol, reference):
+    """The end-to-end tests build their databases with tests/eval/joblib_writer.py: prove its format."""
+    from tests.eval import joblib_writer
+
+    assert joblib_writer.dumps(fixture_dict(), protocol) == (DATA / reference).read_bytes()
