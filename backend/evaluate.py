@@ -218,14 +218,15 @@ def format_table(report: dict) -> str:
     dataset = report["dataset"]
     keys = [k for k in METRICS if k != "pve" or BENCHMARKS[dataset].has_pve]
     overall = report["overall"]
-    head = f"{'':34s}" + "".join(f"{LABELS[k]:>10s}" for k in keys)
+    rows = [("this run", overall)] + [(f"paper TCMR, {name}", values)
+                                      for name, values in report["paper"].items()]
+    width = max(len(label) for label, _ in rows) + 1
+    head = " " * width + "".join(f"{LABELS[k]:>10s}" for k in keys)
     lines = [f"TCMR evaluation on {dataset}: {Path(report['config']['db']).name}, "
              f"{overall['num_sequences']} sequences, {overall['num_frames']} frames"
              + ("" if overall["complete"] else " (partial: --max-sequences)"), head]
-    rows = [("this run", overall)] + [(f"paper TCMR, {name}", values)
-                                      for name, values in report["paper"].items()]
     for label, values in rows:
-        lines.append(f"{label:34s}" + "".join(f"{_fmt(values.get(k)):>10s}" for k in keys))
+        lines.append(f"{label:{width}s}" + "".join(f"{_fmt(values.get(k)):>10s}" for k in keys))
     lines.append("Units: mm; Accel in mm/s^2 as the paper labels it (the error of X[t-1] - 2X[t] + X[t+1] "
                  "per frame^2).")
     if report["producer"]["synthetic_model_data"]:
