@@ -121,8 +121,16 @@ def accel_error(pred: np.ndarray, gt: np.ndarray, root: tuple[int, ...] = LSP_RO
 def pve(pred_verts: np.ndarray, gt_verts: np.ndarray) -> np.ndarray:
     """Mean per-vertex error with no alignment and no translation (official `compute_error_verts`),
     mm per frame (F,)."""
-    pred, gt = _check_pair(pred_verts, gt_verts, "pve")
-    return np.linalg.norm(pred - gt, axis=-1).mean(axis=-1) * M_TO_MM
+    pred_verts, gt_verts = np.asarray(pred_verts), np.asarray(gt_verts)
+    if pred_verts.shape != gt_verts.shape or pred_verts.ndim != 3 or pred_verts.shape[-1] != 3:
+        raise ValueError(f"pve: prediction {pred_verts.shape} and ground truth {gt_verts.shape} "
+                         "must both be (F, V, 3)")
+    out = np.zeros(len(pred_verts))
+    for start in range(0, len(pred_verts), 256):  # float64 in chunks: long sequences stay small
+        part = slice(start, start + 256)
+        diff = pred_verts[part].astype(np.float64) - gt_verts[part].astype(np.float64)
+        out[part] = np.linalg.norm(diff, axis=-1).mean(axis=-1) * M_TO_MM
+    return out
 
 
 def lsp14_from_tcmr49(joints49: np.ndarray) -> np.ndarray:

@@ -233,3 +233,10 @@ def test_result_track_joints_reads_rows_25_to_38(tmp_path):
     assert np.allclose(metrics.mpjpe(j14, joints[:, 25:39]), 0.0)
     with pytest.raises(KeyError, match="no track 4"):
         metrics.result_track_joints(tmp_path, 4)
+
+
+def test_pve_per_frame_over_several_chunks():
+    gt = np.random.default_rng(12).normal(size=(600, 50, 3)).astype(np.float32)
+    shift_mm = np.arange(600, dtype=np.float64)  # frame k: every vertex k mm off along z
+    pred = gt + (shift_mm / 1000.0)[:, None, None] * np.array([0.0, 0.0, 1.0], dtype=np.float32)
+    assert np.allclose(metrics.pve(pred, gt), shift_mm, atol=1e-3)  # float32 inputs
