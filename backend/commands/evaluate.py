@@ -57,9 +57,6 @@ def _load_models(data_dir, device, checkpoint: Path | None):
     if checkpoint is not None:
         from backend.models.checkpoint import load_tcmr_state
 
-        if not checkpoint.is_file():
-            raise BackendError(Code.INPUT_NOT_FOUND, f"checkpoint not found: {checkpoint}",
-                               "Pass the path of a TCMR checkpoint such as tcmr_table4_3dpw_test.pth.tar.")
         models.tcmr.load_state_dict(load_tcmr_state(checkpoint), strict=True)
     return models
 
@@ -84,6 +81,9 @@ def execute(args, reporter):
     default_ckpt = data_dir / datafiles.TCMR_CHECKPOINT.name
     checkpoint = Path(args.checkpoint).expanduser().resolve() if args.checkpoint else default_ckpt
     custom_ckpt = checkpoint if checkpoint != default_ckpt else None
+    if custom_ckpt is not None and not custom_ckpt.is_file():
+        raise BackendError(Code.INPUT_NOT_FOUND, f"checkpoint not found: {custom_ckpt}",
+                           "Pass the path of a TCMR checkpoint such as tcmr_table4_3dpw_test.pth.tar.")
 
     reporter.stage("read_db", f"Reading {db_path.name}")
     db = evaldb.read_db(db_path)

@@ -185,3 +185,27 @@ def test_hostile_database_is_refused_before_anything_runs(model_data_dir, tmp_pa
     assert "builtins.print" in events[-1]["message"]
     assert "pwned" not in done.stdout + done.stderr
     assert not out.exists()
+
+
+def test_checkpoint_option_replaces_the_weights(db_3dpw, model_data_dir, tmp_path):
+    import torch
+
+    db, _ = db_3dpw
+    db_path = joblib_writer.dump(db, tmp_path / "3dpw_test_db.pt")
+    # the same synthetic checkpoint with a different mean shape: other predictions, non-zero errors
+    ckpt = torch.load(model_data_dir / "tcmr_demo_model.pth.tar", map_location="cpu", weights_only=False)
+    ckpt["gen_state_dict"]["regressor.init_shape"] += 2.0
+    custom = tmp_path / "tcmr_table4_3dpw_test.pth.tar"
+    torch.save({"gen_state_dict": ckpt["gen_state_dict"], "performance": ckpt["performance"]}, custom)
+    del ckpt
+    out = tmp_path / "custom.json"
+    done, _ = run_evaluate(db_path, model_data_dir, out, "--checkpoint", str(custom))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert report["config"]["checkpoint"] == str(custom.resolve())
+    assert report["overall"]["pve"] > 1.0 and report["overall"]["mpjpe"] > 0.1
+
+    done, events = run_evaluate(db_path, model_data_dir, tmp_path / "x.json", "--checkpoint",
+                                str(tmp_path / "missing.pth.tar"))
+    assert done.returncode == 2 and events[-1]["code"] == "INPUT_NOT_FOUND"
+    assert not (tmp_path / "x.json").exists()
