@@ -110,9 +110,14 @@ def _answer_done(job):
     st = _ops().status_of(job.kind)
     if job.state.error:
         return
-    fields = {k: v for k, v in job.result_fields.items() if k != "path"}
-    summary = fields.get("summary") or fields.get("message") or "OK"
-    st.message = f"{job.kind}: {summary}"
+    fields = job.result_fields
+    if job.kind == "check":
+        files = fields.get("files") if isinstance(fields.get("files"), list) else []
+        found = sum(1 for f in files if isinstance(f, dict) and f.get("status") == "found")
+        synthetic = " (SYNTHETIC test data)" if datacheck.is_synthetic(fields.get("path", "")) else ""
+        st.message = f"check: model data complete, {found} files found{synthetic}"
+    else:
+        st.message = f"{job.kind}: {fields.get('summary') or 'OK'}"
 
 
 class TCMR_OT_install_model_data(bpy.types.Operator):

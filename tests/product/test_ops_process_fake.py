@@ -34,6 +34,11 @@ if mode == "crash":
     sys.stdout.write('{"event": "progress", "sta'); sys.stdout.flush()
     os._exit(9)
 os.makedirs(out, exist_ok=True)
+if os.environ.get("FAKE_RESULT"):
+    import shutil
+    for name in os.listdir(os.environ["FAKE_RESULT"]):
+        if name != "result.json":
+            shutil.copy(os.path.join(os.environ["FAKE_RESULT"], name), out)
 for i in range(5):
     emit(event="progress", stage="detect", done=i + 1, total=5)
     emit(event="future_event", x=1)
@@ -42,8 +47,11 @@ for i in range(5):
     time.sleep(0.05 if mode == "ok" else 0.5)
     if mode == "slow":
         time.sleep(60)
-with open(os.path.join(out, "result.json"), "w") as f:
-    json.dump({"format_version": 1, "argv": args}, f)
+if os.environ.get("FAKE_RESULT"):
+    shutil.copy(os.path.join(os.environ["FAKE_RESULT"], "result.json"), out)  # written last
+else:
+    with open(os.path.join(out, "result.json"), "w") as f:
+        json.dump({"format_version": 1, "argv": args}, f)
 emit(event="result", path=out)
 '''
 
@@ -169,3 +177,31 @@ def test_bad_inputs_are_refused_before_starting(bpy_module, fake_backend, clip, 
     with pytest.raises(RuntimeError, match="person box"):
         _run(bpy, fake_backend, clip, tmp_path, bbox="1,2,3")
     assert os.path.exists(clip)
+
+
+def test_result_is_imported_by_the_real_import_operator(bpy_module, fake_backend, clip, tmp_path,
+                                                        model_data_dir, smpl_data, monkeypatch):
+    """The stand-in backend hands over a Contract 3 result; tcmr.import_result builds it."""
+    import numpy as np
+
+    from addon import ops_process
+    from backend.models.smpl import rest_joints
+    from tests.blender.result_factory import random_track, write_result
+
+    bpy = bpy_module
+    prepared = write_result(tmp_path / "prepared", {1: random_track(np.random.default_rng(0), np.arange(6))},
+                            frame_count=12, width=160, height=120, video_path=str(clip),
+                            joints_rest=lambda betas: rest_joints(smpl_data, betas))
+    monkeypatch.setenv("FAKE_MODE", "ok")
+    monkeypatch.setenv("FAKE_RESULT", str(prepared))
+    bpy.ops.tcmr.process_video(filepath=str(clip), python=str(fake_backend), data_dir=str(model_data_dir),
+                               cache_dir=str(tmp_path / "cache"))
+    poll_until(ops_process, ops_process.active_job("run"), 60)
+    st = bpy.context.window_manager.tcmr_job
+    assert st.error_code == "", (st.error_code, st.error_message)
+    result_name = Path(st.result_path).name
+    coll = bpy.data.collections.get(f"TCMR {result_name} track 1")
+    assert coll is not None
+    armature = next(o for o in coll.objects if o.type == "ARMATURE")
+    assert len(armature.data.bones) == 24 and armature.animation_data.action is not None
+    assert "SYNTHETIC" in st.message
