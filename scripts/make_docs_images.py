@@ -94,6 +94,9 @@ def render(bpy, camera, path: Path, size: tuple[int, int], transparent: bool) ->
     scene.render.image_settings.file_format = "PNG"
     scene.render.image_settings.color_mode = "RGBA" if transparent else "RGB"
     scene.render.filepath = str(path)
+    if scene.world is None:
+        scene.world = bpy.data.worlds.new("DocsWorld")
+    scene.world.color = (0.55, 0.6, 0.66)
     bpy.ops.render.render(write_still=True)
     return path
 
@@ -134,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default="", help="model data (default: fresh SYNTHETIC files)")
     p.add_argument("--out", default=str(REPO / "docs" / "images"))
     p.add_argument("--width", type=int, default=480, help="width of the saved pictures in pixels")
+    p.add_argument("--result", default="", help="render this existing result instead of running the backend "
+                                                 "(its video must be readable)")
     args = p.parse_args(argv)
 
     out = Path(args.out)
@@ -144,12 +149,16 @@ def main(argv: list[str] | None = None) -> int:
             from backend.synthetic import write_model_data
 
             data_dir = write_model_data(tmp / "base_data", seed=0)
-        if args.video:
-            video, bbox = Path(args.video).resolve(), args.bbox
+        if args.result:
+            result = Path(args.result).resolve()
+            video = Path(json.loads((result / "result.json").read_text())["video"]["path"])
         else:
-            video, bbox = synthetic_clip(tmp / "clip.mp4")
-        extra = ["--end", str(args.end)] + (["--bbox", bbox] if bbox else [])
-        result = run_backend(video, tmp / "result", data_dir, extra)
+            if args.video:
+                video, bbox = Path(args.video).resolve(), args.bbox
+            else:
+                video, bbox = synthetic_clip(tmp / "clip.mp4")
+            extra = ["--end", str(args.end)] + (["--bbox", bbox] if bbox else [])
+            result = run_backend(video, tmp / "result", data_dir, extra)
         info = json.loads((result / "result.json").read_text())
         width, height = info["video"]["width"], info["video"]["height"]
         track = info["tracks"][0]
@@ -168,9 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         meshes = [o for o in scene.objects if o.type == "MESH"]
         if not cams or not meshes:
             raise RuntimeError("the import made no camera or no mesh")
-        # scene frame of the source frame: the import keys frame_index + offset; find it by range
-        scene_frame = scene.frame_start + (frame_index - track["first_frame"])
-        scene.frame_set(min(scene_frame, scene.frame_end))
+        scene.frame_set(frame_index + 1)  # the import puts video frame i on scene frame i + 1
         render(bpy, scene.camera or cams[0], tmp / "front.png", (width, height), transparent=True)
         background = video_frame(video, frame_index)
         composite(tmp / "front.png", background, out / "character_over_video.png", args.width)
