@@ -1,0 +1,408 @@
+"""Bake an SMPL armature's motion onto another rig (bpy side of `tcmr.bake_to_rig`).
+
+Method (BLENDER_NOTES fact 12/13): a temporary copy of the source armature gets one helper
+bone per mapped joint. Each helper carries the *target* bone's rest orientation, first turned
+so that the target's rest segment direction matches the source's (T-pose vs A-pose), and is
+parented to the source bone. Every mapped target bone gets a world-space Copy Rotation from
+its helper, so any bone roll or rest orientation works. The hips' world position follows the
+source pelvis, scaled by the hip-height ratio. Each frame is evaluated, read back as local
+pose values (visual keying) and written in bulk into a new action. Then every constraint and
+helper we added is removed; the source armature, its action and its pose are never modified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import bpy
+import numpy as np
+from mathutils import Euler, Matrix, Vector
+
+from .core import bone_maps, retarget_math
+from .core.skeleton import JOINT_NAMES
+
+HELPER_PREFIX = "TCMR_helper."
+CONSTRAINT_NAME = "TCMR retarget"
+FOOT_JOINTS = ("left_ankle", "right_ankle", "left_foot", "right_foot")
+
+
+class RetargetError(Exception):
+    """A bake that cannot run; `hint` names the fix. Nothing in the scene was changed."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class BakeConfig:
+    """What to bake. mapping: {SMPL joint: target bone}. frame range inclusive.
+
+    root_scale 0 means the hip-height ratio target/source. root_origin FIRST_FRAME puts the
+    target's rest hips where the source pelvis is on the first baked frame; REST where the
+    source pelvis is in its rest pose. simplify drops keys that linear interpolation
+    reproduces within `tolerance` (quaternion components / radians / metres)."""
+
+    mapping: dict
+    frame_start: int
+    frame_end: int
+    simplify: bool = False
+    tolerance: float = 0.001
+    in_place: bool = False
+    root_scale: float = 0.0
+    root_origin: str = "FIRST_FRAME"
+    action_name: str = ""
+    switches: tuple = ()  # (pose bone, custom property, value), e.g. Rigify IK_FK = 1.0
+
+
+@dataclass
+class BakeResult:
+    action_name: str
+    frames: int
+    root_scale: float
+    keys: int
+    skipped_switches: list = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ animation writer shim
+
+def _new_action(obj, name: str):
+    """A new action assigned to obj (with its slot, fact 7) and a curve factory
+    `make(data_path, index, group) -> FCurve` that works on 4.2 through 5.0 (fact 5)."""
+    action = bpy.data.actions.new(name)
+    anim = obj.animation_data or obj.animation_data_create()
+    if bpy.app.version >= (4, 4, 0):
+        slot = action.slots.new(id_type="OBJECT", name=obj.name)
+        anim.action = action
+        anim.action_slot = slot
+        strip = action.layers.new("Layer").strips.new(type="KEYFRAME")
+        bag = strip.channelbag(slot, ensure=True)
+        groups: dict = {}
+
+        def make(data_path, index, group):
+            curve = bag.fcurves.new(data_path, index=index)
+            if group not in groups:
+                groups[group] = bag.groups.new(group)
+            curve.group = groups[group]
+            return curve
+    else:
+        anim.action = action
+
+        def make(data_path, index, group):
+            return action.fcurves.new(data_path, index=index, action_group=group)
+
+    return action, make
+
+
+def action_fcurves(obj):
+    """The F-curves animating obj through its assigned action and slot (any version)."""
+    anim = obj.animation_data
+    if anim is None or anim.action is None:
+        return []
+    if bpy.app.version >= (4, 4, 0):
+        slot = anim.action_slot
+        if slot is None:
+            return []
+        for layer in anim.action.layers:
+            for strip in layer.strips:
+                bag = strip.channelbag(slot)
+                if bag is not None:
+                    return list(bag.fcurves)
+        return []
+    return list(anim.action.fcurves)
+
+
+_INTERP = {}
+
+
+def _write_curve(make, data_path, index, group, frames, values, interpolation="LINEAR"):
+    """Bulk keys (fact 6): frames (K,), values (K,)."""
+    if interpolation not in _INTERP:
+        items = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items
+        _INTERP[interpolation] = items[interpolation].value
+    curve = make(data_path, index, group)
+    count = len(frames)
+    curve.keyframe_points.add(count)
+    co = np.empty(2 * count, dtype=np.float64)
+    co[0::2] = frames
+    co[1::2] = values
+    curve.keyframe_points.foreach_set("co", co)
+    curve.keyframe_points.foreach_set("interpolation", np.full(count, _INTERP[interpolation], dtype=np.int32))
+    curve.update()
+    return count
+
+
+# ------------------------------------------------------------------ checks
+
+def check(source, target, config: BakeConfig) -> None:
+    """Raise RetargetError for anything that would stop the bake, before touching the scene."""
+    if source is None or source.type != "ARMATURE":
+        raise RetargetError("the source must be an SMPL armature", "pick the imported character's armature")
+    if target is None or target.type != "ARMATURE":
+        raise RetargetError("the target must be an armature", "pick the rig to bake onto")
+    if source == target:
+        raise RetargetError("source and target are the same armature", "pick a different target rig")
+    if config.frame_end < config.frame_start:
+        raise RetargetError(f"empty frame range {config.frame_start}..{config.frame_end}",
+                            "set the end frame at or after the start frame")
+    try:
+        bone_maps.validate(config.mapping, target.data.bones.keys(), source.data.bones.keys())
+    except bone_maps.MappingError as exc:
+        raise RetargetError(f"cannot map the bones: {exc}",
+                            "choose another preset or fix the mapping in the bone map editor") from None
+    if config.root_origin not in ("FIRST_FRAME", "REST"):
+        raise RetargetError(f"unknown root origin {config.root_origin!r}", "use FIRST_FRAME or REST")
+
+
+# ------------------------------------------------------------------ rest alignment
+
+def _rot3(matrix) -> np.ndarray:
+    """Rotation part (3,3) of a 4x4 world matrix with its scale removed."""
+    return np.array(matrix.to_3x3().normalized(), dtype=np.float64)
+
+
+def _segment_end(joint: str, mapping: dict) -> str | None:
+    """The first mapped joint down the segment chain from `joint` (None at chain ends)."""
+    child = bone_maps.SEGMENT_CHILD.get(joint)
+    while child is not None and not mapping.get(child):
+        child = bone_maps.SEGMENT_CHILD.get(child)
+    return child
+
+
+def helper_rotations(source_heads: dict, target, mapping: dict) -> dict:
+    """{joint: (3,3) world rotation of its helper}: the target bone's rest orientation turned
+    so that its rest segment (this bone's head to the next mapped bone's head) points along
+    the source's rest segment. Chain ends reuse their mapped parent's turn (fact 13)."""
+    world = target.matrix_world
+    heads = {j: np.array(world @ target.data.bones[b].head_local) for j, b in mapping.items()}
+    turns: dict = {}
+    rotations = {}
+    for joint in JOINT_NAMES:
+        bone = mapping.get(joint)
+        if not bone:
+            continue
+        end = _segment_end(joint, mapping)
+        turn = None
+        if end is not None:
+            d_t = heads[end] - heads[joint]
+            d_s = source_heads[end] - source_heads[joint]
+            if np.linalg.norm(d_t) > 1e-6 and np.linalg.norm(d_s) > 1e-6:
+                turn = retarget_math.rotation_between(d_t, d_s)
+        if turn is None:
+            parent = bone_maps.mapped_parent(joint, mapping)
+            turn = turns[parent] if parent is not None else np.eye(3)
+        turns[joint] = turn
+        rotations[joint] = turn @ _rot3(world @ target.data.bones[bone].matrix_local)
+    return rotations
+
+
+# ------------------------------------------------------------------ the bake
+
+def _set_mode_object(context):
+    obj = context.view_layer.objects.active
+    if obj is not None and obj.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+
+
+def _make_helper_rig(context, source, rotations: dict):
+    """Copy of the source armature (same action and slot) with one helper bone per joint."""
+    data = source.data.copy()
+    data.name = "TCMR_bake_helper"
+    rig = source.copy()
+    rig.data = data
+    rig.name = "TCMR_bake_helper"
+    context.scene.collection.objects.link(rig)
+    if source.animation_data is not None:  # copy keeps it, but set the slot explicitly (fact 7)
+        rig.animation_data.action = source.animation_data.action
+        if bpy.app.version >= (4, 4, 0):
+            rig.animation_data.action_slot = source.animation_data.action_slot
+    to_local = _rot3(rig.matrix_world).T
+    context.view_layer.objects.active = rig
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        bones = data.edit_bones
+        for joint, rotation in rotations.items():
+            parent = bones[joint]
+            helper = bones.new(HELPER_PREFIX + joint)
+            helper.head = parent.head
+            helper.tail = parent.head + Vector((0.0, 0.0, 0.1))  # head/tail first, then matrix
+            local = Matrix((to_local @ rotation).tolist()).to_4x4()
+            local.translation = parent.head
+            helper.matrix = local
+            helper.parent = parent
+            helper.use_connect = False
+            helper.use_deform = False
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+    return rig
+
+
+def _key_values(pose_bone, basis: Matrix, previous):
+    """(data path, values) of a local matrix in the bone's own rotation mode, continuous with
+    the previous frame's values."""
+    mode = pose_bone.rotation_mode
+    quat = basis.to_quaternion()
+    if mode == "QUATERNION":
+        if previous is not None and np.dot(previous, quat) < 0.0:
+            quat.negate()
+        return "rotation_quaternion", tuple(quat)
+    if mode == "AXIS_ANGLE":
+        axis, angle = quat.to_axis_angle()
+        return "rotation_axis_angle", (angle, *axis)
+    compat = Euler(previous, mode) if previous is not None else None
+    euler = quat.to_euler(mode, compat) if compat is not None else quat.to_euler(mode)
+    return "rotation_euler", tuple(euler)
+
+
+def bake(context, source, target, config: BakeConfig) -> BakeResult:
+    """Bake source's motion onto target as a new action assigned to target (see module doc)."""
+    check(source, target, config)
+    scene = context.scene
+    mapping = {j: b for j, b in config.mapping.items() if b}
+    saved_frame = (scene.frame_current, scene.frame_subframe)
+    saved_active = context.view_layer.objects.active
+    _set_mode_object(context)
+    anim = target.animation_data
+    saved_anim = None if anim is None else (anim.action, getattr(anim, "action_slot", None), anim.use_nla)
+    pose = target.pose.bones
+    saved_basis = {b: pose[b].matrix_basis.copy() for b in mapping.values()}
+    switches, skipped = [], []
+    for bone, prop, value in config.switches:
+        if bone in pose and prop in pose[bone]:
+            switches.append((bone, prop, pose[bone][prop], value))
+        else:
+            skipped.append(f"{bone}[{prop}]")
+    helper = None
+    constraints = []
+    action = None
+    try:
+        src_world = source.matrix_world
+        source_heads = {j: np.array(src_world @ source.data.bones[j].head_local) for j in mapping}
+        rotations = helper_rotations(source_heads, target, mapping)
+        helper = _make_helper_rig(context, source, rotations)
+
+        if anim is not None:
+            anim.action = None
+            anim.use_nla = False
+        for bone, prop, _old, value in switches:
+            pose[bone][prop] = value
+        for bone in mapping.values():
+            pose[bone].matrix_basis = Matrix.Identity(4)
+        for joint, bone in mapping.items():
+            con = pose[bone].constraints.new("COPY_ROTATION")
+            con.name = CONSTRAINT_NAME
+            con.target = helper
+            con.subtarget = HELPER_PREFIX + joint
+            con.target_space = "WORLD"
+            con.owner_space = "WORLD"
+            con.mix_mode = "REPLACE"
+            constraints.append((bone, con))
+
+        root_bone = mapping[bone_maps.ROOT_JOINT]
+        feet = [j for j in FOOT_JOINTS if j in mapping]
+        tgt_world = target.matrix_world
+        target_ref = np.array(tgt_world @ target.data.bones[root_bone].head_local)
+        if config.root_scale > 0.0:
+            scale = float(config.root_scale)
+        else:
+            tgt_feet = [np.array(tgt_world @ target.data.bones[mapping[j]].head_local) for j in feet]
+            src_feet = [source_heads[j] for j in feet]
+            src_height = retarget_math.hip_height(source_heads["pelvis"], src_feet)
+            tgt_height = retarget_math.hip_height(target_ref, tgt_feet)
+            scale = tgt_height / src_height if src_height > 1e-6 and tgt_height > 1e-6 else 1.0
+        source_ref = source_heads["pelvis"] if config.root_origin == "REST" else None
+
+        frames = np.arange(config.frame_start, config.frame_end + 1)
+        order = [(j, mapping[j]) for j in JOINT_NAMES if j in mapping]
+        values = {bone: [] for _, bone in order}
+        paths = {}
+        root_locs = []
+        to_target = tgt_world.inverted()
+        for frame in frames:
+            scene.frame_set(int(frame))
+            pelvis = np.array(helper.matrix_world @ helper.pose.bones["pelvis"].head)
+            if source_ref is None:
+                source_ref = pelvis
+            world_pos = retarget_math.root_path(pelvis, source_ref, target_ref, scale, config.in_place)[0]
+            for _joint, bone in order:
+                pb = pose[bone]
+                pose_matrix = pb.matrix.copy()
+                if bone == root_bone:
+                    pose_matrix.translation = to_target @ Vector(world_pos)
+                basis = target.convert_space(pose_bone=pb, matrix=pose_matrix,
+                                             from_space="POSE", to_space="LOCAL")
+                previous = values[bone][-1] if values[bone] else None
+                paths[bone], vals = _key_values(pb, basis, previous)
+                values[bone].append(vals)
+                if bone == root_bone:
+                    root_locs.append(tuple(basis.to_translation()))
+
+        # clean up before writing: the result must play without any helper
+        for bone, con in constraints:
+            pose[bone].constraints.remove(con)
+        constraints = []
+        _remove_helper(helper)
+        helper = None
+
+        name = config.action_name or f"{target.name}|{_source_action_name(source)}"
+        action, make = _new_action(target, name)
+        keys = 0
+        for _joint, bone in order:
+            group = bone
+            rows = np.array(values[bone], dtype=np.float64)  # (F, C)
+            keys += _write_property(make, f'pose.bones["{bone}"].{paths[bone]}', group, frames, rows, config)
+        keys += _write_property(make, f'pose.bones["{root_bone}"].location', root_bone, frames,
+                                np.array(root_locs, dtype=np.float64), config)
+        for bone, prop, _old, value in switches:
+            keys += _write_curve(make, f'pose.bones["{bone}"]["{prop}"]', bone, frames[:1],
+                                 np.array([value]), interpolation="CONSTANT")
+        if anim is not None:
+            anim.use_nla = saved_anim[2]
+    except Exception:
+        for bone, con in constraints:
+            pose[bone].constraints.remove(con)
+        if helper is not None:
+            _remove_helper(helper)
+        if action is not None:
+            bpy.data.actions.remove(action)
+        if target.animation_data is not None:
+            if saved_anim is None:
+                target.animation_data_clear()
+            else:
+                target.animation_data.action = saved_anim[0]
+                if bpy.app.version >= (4, 4, 0) and saved_anim[0] is not None:
+                    target.animation_data.action_slot = saved_anim[1]
+                target.animation_data.use_nla = saved_anim[2]
+        for bone, basis in saved_basis.items():
+            pose[bone].matrix_basis = basis
+        for bone, prop, old, _value in switches:
+            pose[bone][prop] = old
+        raise
+    finally:
+        context.view_layer.objects.active = saved_active
+        scene.frame_set(saved_frame[0], subframe=saved_frame[1])
+    return BakeResult(action.name, len(frames), scale, keys, skipped)
+
+
+def _write_property(make, data_path, group, frames, rows, config: BakeConfig) -> int:
+    """Write one property's channels (F,C), all channels keyed on the same frames."""
+    if config.simplify:
+        keep = retarget_math.simplify_keys(rows, config.tolerance)
+    else:
+        keep = np.arange(len(frames))
+    return sum(
+        _write_curve(make, data_path, index, group, frames[keep], rows[keep, index])
+        for index in range(rows.shape[1])
+    )
+
+
+def _remove_helper(rig):
+    data = rig.data
+    bpy.data.objects.remove(rig)
+    if data.users == 0:
+        bpy.data.armatures.remove(data)
+
+
+def _source_action_name(source) -> str:
+    anim = source.animation_data
+    return anim.action.name if anim is not None and anim.action is not None else "pose"
