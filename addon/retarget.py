@@ -261,6 +261,7 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
     mapping = {j: b for j, b in config.mapping.items() if b}
     saved_frame = (scene.frame_current, scene.frame_subframe)
     saved_active = context.view_layer.objects.active
+    saved_source_pose = _pose_values(source)  # evaluating frames rewrites the source's pose
     _set_mode_object(context)
     anim = target.animation_data
     saved_anim = None if anim is None else (anim.action, getattr(anim, "action_slot", None), anim.use_nla)
@@ -354,7 +355,7 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
         keys += _write_property(make, f'pose.bones["{root_bone}"].location', root_bone, frames,
                                 np.array(root_locs, dtype=np.float64), config)
         for bone, prop, _old, value in switches:
-            keys += _write_curve(make, f'pose.bones["{bone}"]["{prop}"]', bone, frames[:1],
+            keys += _write_curve(make, f'pose.bones["{bone}"]["{prop}"]', 0, bone, frames[:1],
                                  np.array([value]), interpolation="CONSTANT")
         if anim is not None:
             anim.use_nla = saved_anim[2]
@@ -381,6 +382,7 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
     finally:
         context.view_layer.objects.active = saved_active
         scene.frame_set(saved_frame[0], subframe=saved_frame[1])
+        _restore_pose_values(source, saved_source_pose)
     return BakeResult(action.name, len(frames), scale, keys, skipped)
 
 
@@ -394,6 +396,21 @@ def _write_property(make, data_path, group, frames, rows, config: BakeConfig) ->
         _write_curve(make, data_path, index, group, frames[keep], rows[keep, index])
         for index in range(rows.shape[1])
     )
+
+
+_POSE_CHANNELS = ("location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle", "scale")
+
+
+def _pose_values(obj) -> dict:
+    return {pb.name: [tuple(getattr(pb, c)) for c in _POSE_CHANNELS] for pb in obj.pose.bones}
+
+
+def _restore_pose_values(obj, saved: dict) -> None:
+    """Put back pose values exactly (also unkeyed edits the frame changes overwrote)."""
+    for pb in obj.pose.bones:
+        for channel, value in zip(_POSE_CHANNELS, saved[pb.name]):
+            if tuple(getattr(pb, channel)) != value:
+                setattr(pb, channel, value)
 
 
 def _remove_helper(rig):

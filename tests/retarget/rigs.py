@@ -43,9 +43,9 @@ def _link(name, data):
     return obj
 
 
-def build_smpl_source(name="SMPL", key_frames=(1, 6, 12), seed=0, location=(0.3, 4.0, 0.0)):
+def build_smpl_source(name="SMPL", key_frames=(1, 6, 12), seed=0, location=(0.3, 4.0, 0.0), linear=False):
     """The source character: rest = SMPL T-pose, keyed quaternions on every joint and a pelvis
-    location path. Returns the armature object."""
+    location path (Bezier keys, or linear ones). Returns the armature object."""
     obj = _link(name, bpy.data.armatures.new(name))
     obj.location = location
     joints = smpl_joints_blender()
@@ -73,6 +73,12 @@ def build_smpl_source(name="SMPL", key_frames=(1, 6, 12), seed=0, location=(0.3,
         # bone-local axes of the SMPL pelvis: X = world X, Y = world Z, Z = world -Y
         pelvis.location = (0.6 * k, 0.05 * k, -0.4 * k)
         pelvis.keyframe_insert("location", frame=frame)
+    if linear:
+        from addon.retarget import action_fcurves
+
+        for fc in action_fcurves(obj):
+            for key in fc.keyframe_points:
+                key.interpolation = "LINEAR"
     return obj
 
 
@@ -148,6 +154,7 @@ def build_rig(name, names: dict, joints, seed=1, extra=(), location=(0.0, 0.0, 0
     bpy.ops.object.mode_set(mode="OBJECT")
     obj.location = location
     obj.scale = (scale, scale, scale)
+    bpy.context.view_layer.update()  # matrix_world
     return obj
 
 
