@@ -46,7 +46,7 @@ def _is_armature(_self, obj):
 
 
 def resolve_mapping(target, preset: str, mapping_text: str = "", mapping_file: str = "") -> tuple:
-    """(mapping, switches) for a target rig and preset; raises bone_maps.MappingError."""
+    """(mapping, preset id or None) for a target rig; raises bone_maps.MappingError."""
     if preset == "CUSTOM":
         if mapping_file:
             text = Path(bpy.path.abspath(mapping_file)).read_text(encoding="utf-8")
@@ -54,15 +54,29 @@ def resolve_mapping(target, preset: str, mapping_text: str = "", mapping_file: s
             text = mapping_text
         else:
             raise bone_maps.MappingError("the custom preset needs a mapping (editor or JSON file)")
-        return bone_maps.from_json(text), ()
+        return bone_maps.from_json(text), None
     names = target.data.bones.keys()
     if preset == "AUTO":
         found = bone_maps.detect_preset(names)
         if found is None:
             parents = {b.name: (b.parent.name if b.parent else None) for b in target.data.bones}
-            return bone_maps.guess_mapping(names, parents), ()
+            return bone_maps.guess_mapping(names, parents), None
         preset = found
-    return bone_maps.resolve_preset(preset, names), bone_maps.PRESETS[preset].switches
+    return bone_maps.resolve_preset(preset, names), preset
+
+
+def preset_rig_parts(target, preset_id) -> dict:
+    """BakeConfig fields a preset adds (switches, extras, segments), limited to bones the
+    target has (switches are reported when missing, so they stay)."""
+    if preset_id is None:
+        return {}
+    preset = bone_maps.PRESETS[preset_id]
+    bones = target.data.bones
+    return {
+        "switches": preset.switches,
+        "extras": tuple((b, j) for b, j in preset.extras if b in bones),
+        "segments": tuple(s for s in preset.segments if s[1] in bones and s[2] in bones),
+    }
 
 
 def _source_range(source, scene) -> tuple[int, int]:
@@ -113,7 +127,7 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
             self.report({"ERROR"}, f"{target.name} is not an armature. Pick the rig to bake onto")
             return {"CANCELLED"}
         try:
-            mapping, switches = resolve_mapping(target, self.preset, self.mapping, self.mapping_file)
+            mapping, preset_id = resolve_mapping(target, self.preset, self.mapping, self.mapping_file)
         except (bone_maps.MappingError, OSError) as exc:
             self.report({"ERROR"}, f"Cannot map the bones of {target.name}: {exc}. "
                                    "Choose another preset or fix the mapping in the bone map editor")
@@ -126,7 +140,7 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
             mapping=mapping, frame_start=start, frame_end=end,
             simplify=self.keying == "SIMPLIFY", tolerance=self.tolerance, in_place=self.in_place,
             root_scale=self.root_scale, root_origin=self.root_origin, action_name=self.action_name,
-            switches=tuple(switches),
+            **preset_rig_parts(target, preset_id),
         )
         try:
             result = retarget.bake(context, source, target, config)

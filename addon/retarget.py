@@ -53,6 +53,8 @@ class BakeConfig:
     root_origin: str = "FIRST_FRAME"
     action_name: str = ""
     switches: tuple = ()  # (pose bone, custom property, value), e.g. Rigify IK_FK = 1.0
+    extras: tuple = ()  # (target bone, joint): more bones taking that joint's rotation
+    segments: tuple = ()  # (joint, from bone, to bone): rest segment overrides
 
 
 @dataclass
@@ -169,14 +171,22 @@ def _segment_end(joint: str, mapping: dict) -> str | None:
     return child
 
 
-def helper_rotations(source_heads: dict, target, mapping: dict) -> dict:
-    """{joint: (3,3) world rotation of its helper}: the target bone's rest orientation turned
-    so that its rest segment (this bone's head to the next mapped bone's head) points along
-    the source's rest segment. Chain ends reuse their mapped parent's turn (fact 13)."""
+def helper_rotations(source_heads: dict, target, mapping: dict, segments=(), extras=()) -> dict:
+    """{target bone: (joint, (3,3) world rotation of its helper)}.
+
+    A helper carries the target bone's rest orientation turned so that the bone's rest
+    segment (its head to the next mapped bone's head, or a preset's `segments` override)
+    points along the source's rest segment (fact 13). Chain ends reuse their mapped parent's
+    turn; `extras` (bone, joint) reuse their joint's turn."""
     world = target.matrix_world
-    heads = {j: np.array(world @ target.data.bones[b].head_local) for j, b in mapping.items()}
+    bones = target.data.bones
+
+    def head(bone):
+        return np.array(world @ bones[bone].head_local)
+
+    override = {joint: (a, b) for joint, a, b in segments}
     turns: dict = {}
-    rotations = {}
+    helpers = {}
     for joint in JOINT_NAMES:
         bone = mapping.get(joint)
         if not bone:
@@ -184,7 +194,8 @@ def helper_rotations(source_heads: dict, target, mapping: dict) -> dict:
         end = _segment_end(joint, mapping)
         turn = None
         if end is not None:
-            d_t = heads[end] - heads[joint]
+            start_bone, end_bone = override.get(joint, (bone, mapping[end]))
+            d_t = head(end_bone) - head(start_bone)
             d_s = source_heads[end] - source_heads[joint]
             if np.linalg.norm(d_t) > 1e-6 and np.linalg.norm(d_s) > 1e-6:
                 turn = retarget_math.rotation_between(d_t, d_s)
@@ -192,8 +203,11 @@ def helper_rotations(source_heads: dict, target, mapping: dict) -> dict:
             parent = bone_maps.mapped_parent(joint, mapping)
             turn = turns[parent] if parent is not None else np.eye(3)
         turns[joint] = turn
-        rotations[joint] = turn @ _rot3(world @ target.data.bones[bone].matrix_local)
-    return rotations
+        helpers[bone] = (joint, turn @ _rot3(world @ bones[bone].matrix_local))
+    for bone, joint in extras:
+        if joint in turns and bone not in helpers:
+            helpers[bone] = (joint, turns[joint] @ _rot3(world @ bones[bone].matrix_local))
+    return helpers
 
 
 # ------------------------------------------------------------------ the bake
@@ -204,8 +218,9 @@ def _set_mode_object(context):
         bpy.ops.object.mode_set(mode="OBJECT")
 
 
-def _make_helper_rig(context, source, rotations: dict):
-    """Copy of the source armature (same action and slot) with one helper bone per joint."""
+def _make_helper_rig(context, source, helpers: dict) -> dict:
+    """Copy of the source armature (same action and slot) with one helper bone per driven
+    target bone, parented to its joint's bone. Returns (rig, {target bone: helper name})."""
     data = source.data.copy()
     data.name = "TCMR_bake_helper"
     rig = source.copy()
@@ -221,9 +236,11 @@ def _make_helper_rig(context, source, rotations: dict):
     bpy.ops.object.mode_set(mode="EDIT")
     try:
         bones = data.edit_bones
-        for joint, rotation in rotations.items():
+        names = {}
+        for index, (bone, (joint, rotation)) in enumerate(helpers.items()):
             parent = bones[joint]
-            helper = bones.new(HELPER_PREFIX + joint)
+            helper = bones.new(f"{HELPER_PREFIX}{index:03d}")
+            names[bone] = helper.name
             helper.head = parent.head
             helper.tail = parent.head + Vector((0.0, 0.0, 0.1))  # head/tail first, then matrix
             local = Matrix((to_local @ rotation).tolist()).to_4x4()
@@ -234,7 +251,7 @@ def _make_helper_rig(context, source, rotations: dict):
             helper.use_deform = False
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
-    return rig
+    return rig, names
 
 
 def _key_values(pose_bone, basis: Matrix, previous):
@@ -266,7 +283,9 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
     anim = target.animation_data
     saved_anim = None if anim is None else (anim.action, getattr(anim, "action_slot", None), anim.use_nla)
     pose = target.pose.bones
-    saved_basis = {b: pose[b].matrix_basis.copy() for b in mapping.values()}
+    driven = list(mapping.values())
+    driven += [b for b, j in config.extras if j in mapping and b not in driven]
+    saved_basis = {b: pose[b].matrix_basis.copy() for b in driven}
     switches, skipped = [], []
     for bone, prop, value in config.switches:
         if bone in pose and prop in pose[bone]:
@@ -279,21 +298,21 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
     try:
         src_world = source.matrix_world
         source_heads = {j: np.array(src_world @ source.data.bones[j].head_local) for j in mapping}
-        rotations = helper_rotations(source_heads, target, mapping)
-        helper = _make_helper_rig(context, source, rotations)
+        helpers = helper_rotations(source_heads, target, mapping, config.segments, config.extras)
+        helper, helper_names = _make_helper_rig(context, source, helpers)
 
         if anim is not None:
             anim.action = None
             anim.use_nla = False
         for bone, prop, _old, value in switches:
             pose[bone][prop] = value
-        for bone in mapping.values():
+        for bone in driven:
             pose[bone].matrix_basis = Matrix.Identity(4)
-        for joint, bone in mapping.items():
+        for bone in driven:
             con = pose[bone].constraints.new("COPY_ROTATION")
             con.name = CONSTRAINT_NAME
             con.target = helper
-            con.subtarget = HELPER_PREFIX + joint
+            con.subtarget = helper_names[bone]
             con.target_space = "WORLD"
             con.owner_space = "WORLD"
             con.mix_mode = "REPLACE"
@@ -306,16 +325,20 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
         if config.root_scale > 0.0:
             scale = float(config.root_scale)
         else:
+            # the hip joint: the root bone's head, or where a preset says the pelvis starts
+            hip_bone = {j: a for j, a, _b in config.segments}.get(bone_maps.ROOT_JOINT, root_bone)
+            tgt_hips = np.array(tgt_world @ target.data.bones[hip_bone].head_local)
             tgt_feet = [np.array(tgt_world @ target.data.bones[mapping[j]].head_local) for j in feet]
             src_feet = [source_heads[j] for j in feet]
             src_height = retarget_math.hip_height(source_heads["pelvis"], src_feet)
-            tgt_height = retarget_math.hip_height(target_ref, tgt_feet)
+            tgt_height = retarget_math.hip_height(tgt_hips, tgt_feet)
             scale = tgt_height / src_height if src_height > 1e-6 and tgt_height > 1e-6 else 1.0
         source_ref = source_heads["pelvis"] if config.root_origin == "REST" else None
 
         frames = np.arange(config.frame_start, config.frame_end + 1)
-        order = [(j, mapping[j]) for j in JOINT_NAMES if j in mapping]
-        values = {bone: [] for _, bone in order}
+        order = [mapping[j] for j in JOINT_NAMES if j in mapping]
+        order += [b for b in driven if b not in order]
+        values = {bone: [] for bone in order}
         paths = {}
         root_locs = []
         to_target = tgt_world.inverted()
@@ -325,7 +348,7 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
             if source_ref is None:
                 source_ref = pelvis
             world_pos = retarget_math.root_path(pelvis, source_ref, target_ref, scale, config.in_place)[0]
-            for _joint, bone in order:
+            for bone in order:
                 pb = pose[bone]
                 pose_matrix = pb.matrix.copy()
                 if bone == root_bone:
@@ -348,7 +371,7 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
         name = config.action_name or f"{target.name}|{_source_action_name(source)}"
         action, make = _new_action(target, name)
         keys = 0
-        for _joint, bone in order:
+        for bone in order:
             group = bone
             rows = np.array(values[bone], dtype=np.float64)  # (F, C)
             keys += _write_property(make, f'pose.bones["{bone}"].{paths[bone]}', group, frames, rows, config)

@@ -57,6 +57,12 @@ class Preset:
     prefix_probe: str = ""  # bone name suffix that reveals the prefix (e.g. "Hips")
     # custom properties to set (pose bone name, property name, value) before baking
     switches: tuple = ()
+    # (bone, joint): further bones that take the joint's world rotation (rigs where two
+    # controls share one body part, like Rigify's torso/spine_fk or spine_fk.001/hips)
+    extras: tuple = ()
+    # (joint, from bone, to bone): the rest segment a joint's bones actually swing, when it
+    # is not "this bone's head to the next mapped bone's head"
+    segments: tuple = ()
 
 
 def _sided(table: dict, left: str, right: str) -> dict:
@@ -107,6 +113,12 @@ _UNITY_NAMES = (
 )
 _SMPL_FBX = {joint: "{p}" + name for joint, name in zip(JOINT_NAMES, _UNITY_NAMES)}
 
+# Rigify's spine pivots at spine.002: spine_fk.001 swings the lumbar segment *below* its own
+# head and spine_fk the pelvis segment; the lower MCH bones copy `hips` at 50%, so `hips`
+# must turn with spine_fk.001 for the lumbar to bend fully.
+_RIGIFY_EXTRAS = (("spine_fk", "pelvis"), ("hips", "spine1"))
+_RIGIFY_SEGMENTS = (("pelvis", "ORG-spine", "ORG-spine.001"), ("spine1", "ORG-spine.001", "ORG-spine.002"))
+
 _RIGIFY_SWITCHES = tuple(
     (bone, "IK_FK", 1.0)
     for bone in ("upper_arm_parent.L", "upper_arm_parent.R", "thigh_parent.L", "thigh_parent.R")
@@ -123,7 +135,7 @@ PRESETS = {
         Preset("RIGIFY", "Rigify rig (FK)",
                "Generated Rigify rig: FK controls, arms and legs switched to FK (IK_FK = 1)",
                _RIGIFY, optional=("left_foot", "right_foot", "left_collar", "right_collar", "neck"),
-               switches=_RIGIFY_SWITCHES),
+               switches=_RIGIFY_SWITCHES, extras=_RIGIFY_EXTRAS, segments=_RIGIFY_SEGMENTS),
         Preset("SMPL", "SMPL / SMPL-X", "SMPL or SMPL-X add-on names (pelvis, left_hip ...)", _SMPL,
                optional=("left_hand", "right_hand", "left_foot", "right_foot", "left_collar",
                          "right_collar", "neck", "spine1", "spine2"),

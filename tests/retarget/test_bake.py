@@ -325,3 +325,34 @@ def test_bone_map_editor_saves_loads_and_bakes_a_custom_mapping(bpy_module, tmp_
     with pytest.raises(RuntimeError, match=r"knee_l \(for left_knee\)"):
         bpy.ops.tcmr.bake_to_rig(source=source.name, target=target.name, preset="CUSTOM",
                                  mapping=bone_maps.to_json(bad))
+
+
+@pytest.mark.bpy
+def test_generated_rigify_rig_deform_bones_follow_through_the_fk_controls(bpy_module):
+    """A real Rigify rig (generated from the human metarig): the preset drives the FK controls,
+    and the deform skeleton (DEF-*) is what must end up matching the source."""
+    import addon_utils
+
+    bpy = bpy_module
+    addon_utils.enable("rigify", default_set=True)
+    bpy.ops.object.armature_human_metarig_add()
+    bpy.ops.pose.rigify_generate()
+    rig = next(o for o in bpy.data.objects if o.type == "ARMATURE" and o.name != "metarig")
+    assert rig.pose.bones["upper_arm_parent.L"]["IK_FK"] == 0.0  # generated in IK mode
+    constraints = sum(len(pb.constraints) for pb in rig.pose.bones)
+    source = rigs.build_smpl_source(seed=4)
+
+    result = bpy.ops.tcmr.bake_to_rig(source=source.name, target=rig.name, preset="AUTO")
+
+    assert result == {"FINISHED"}
+    assert_clean(bpy, rig, user_constraints=constraints)  # Rigify's own constraints stay
+    for bone in ("upper_arm_parent.L", "upper_arm_parent.R", "thigh_parent.L", "thigh_parent.R"):
+        assert rig.pose.bones[bone]["IK_FK"] == 1.0
+    deform = {"pelvis": "DEF-spine", "spine1": "DEF-spine.001", "spine2": "DEF-spine.002",
+              "spine3": "DEF-spine.003", "neck": "DEF-spine.004", "head": "DEF-spine.006"}
+    for side, s in (("left", "L"), ("right", "R")):
+        deform.update({f"{side}_collar": f"DEF-shoulder.{s}", f"{side}_shoulder": f"DEF-upper_arm.{s}",
+                       f"{side}_elbow": f"DEF-forearm.{s}", f"{side}_wrist": f"DEF-hand.{s}",
+                       f"{side}_hip": f"DEF-thigh.{s}", f"{side}_knee": f"DEF-shin.{s}",
+                       f"{side}_ankle": f"DEF-foot.{s}", f"{side}_foot": f"DEF-toe.{s}"})
+    assert worst_direction_error(bpy, source, rig, deform) < MAX_DEGREES
