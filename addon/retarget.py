@@ -212,10 +212,15 @@ def helper_rotations(source_heads: dict, target, mapping: dict, segments=(), ext
 
 # ------------------------------------------------------------------ the bake
 
-def _set_mode_object(context):
+def _set_mode_object(context) -> str:
+    """Leave pose/edit mode (edit bones and frame evaluation need object mode); returns the
+    mode to go back to."""
     obj = context.view_layer.objects.active
-    if obj is not None and obj.mode != "OBJECT":
-        bpy.ops.object.mode_set(mode="OBJECT")
+    if obj is None or obj.mode == "OBJECT":
+        return "OBJECT"
+    mode = obj.mode
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return mode
 
 
 def _make_helper_rig(context, source, helpers: dict) -> dict:
@@ -279,7 +284,7 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
     saved_frame = (scene.frame_current, scene.frame_subframe)
     saved_active = context.view_layer.objects.active
     saved_source_pose = _pose_values(source)  # evaluating frames rewrites the source's pose
-    _set_mode_object(context)
+    saved_mode = _set_mode_object(context)
     anim = target.animation_data
     saved_anim = None if anim is None else (anim.action, getattr(anim, "action_slot", None), anim.use_nla)
     pose = target.pose.bones
@@ -404,6 +409,8 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
         raise
     finally:
         context.view_layer.objects.active = saved_active
+        if saved_active is not None and saved_mode != "OBJECT":
+            bpy.ops.object.mode_set(mode=saved_mode)
         scene.frame_set(saved_frame[0], subframe=saved_frame[1])
         _restore_pose_values(source, saved_source_pose)
     return BakeResult(action.name, len(frames), scale, keys, skipped)

@@ -159,9 +159,13 @@ def test_a_pose_rig_with_guessed_names_is_aligned_and_in_place_keeps_x_y(bpy_mod
     assert math.degrees(math.atan2(-arm[2], arm[0])) > 35.0  # really an A-pose
     rest_hips = np.array(target.data.bones["pelvis"].head_local)
 
+    bpy.context.view_layer.objects.active = target
+    bpy.ops.object.mode_set(mode="POSE")  # animators call it from pose mode
+
     result = bpy.ops.tcmr.bake_to_rig(source=source.name, target=target.name, preset="AUTO", in_place=True)
 
     assert result == {"FINISHED"}
+    assert target.mode == "POSE" and bpy.context.view_layer.objects.active == target
     assert_clean(bpy, target)
     assert worst_direction_error(bpy, source, target, rigs.UE_NAMES) < MAX_DEGREES
     frames = list(SAMPLE_FRAMES)
@@ -356,3 +360,36 @@ def test_generated_rigify_rig_deform_bones_follow_through_the_fk_controls(bpy_mo
                        f"{side}_hip": f"DEF-thigh.{s}", f"{side}_knee": f"DEF-shin.{s}",
                        f"{side}_ankle": f"DEF-foot.{s}", f"{side}_foot": f"DEF-toe.{s}"})
     assert worst_direction_error(bpy, source, rig, deform) < MAX_DEGREES
+
+
+@pytest.mark.bpy
+def test_a_failure_mid_bake_rolls_everything_back(bpy_module, monkeypatch):
+    bpy = bpy_module
+    from addon import retarget
+
+    source = rigs.build_smpl_source()
+    target = rigs.build_rig("Mixamo", rigs.MIXAMO_NAMES, rigs.rig_joints(1.0))
+    old_action = bpy.data.actions.new("Walk")
+    target.animation_data_create()
+    target.animation_data.action = old_action
+    slot = target.animation_data.action_slot
+    target.pose.bones["LeftArm"].rotation_quaternion = (0.9, 0.1, 0.0, 0.0)
+    basis = {pb.name: np.array(pb.matrix_basis) for pb in target.pose.bones}
+    objects = sorted(o.name for o in bpy.data.objects)
+    actions = sorted(a.name for a in bpy.data.actions)
+    before = source_snapshot(bpy, source)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(retarget, "_write_property", broken)  # fails after helpers and action exist
+    config = retarget.BakeConfig(mapping=dict(rigs.MIXAMO_NAMES), frame_start=1, frame_end=12)
+    with pytest.raises(OSError):
+        retarget.bake(bpy.context, source, target, config)
+
+    assert sorted(o.name for o in bpy.data.objects) == objects
+    assert sorted(a.name for a in bpy.data.actions) == actions
+    assert target.animation_data.action == old_action and target.animation_data.action_slot == slot
+    assert_clean(bpy, target)
+    assert all(np.allclose(basis[pb.name], np.array(pb.matrix_basis), atol=1e-6) for pb in target.pose.bones)
+    assert_same_snapshot(before, source_snapshot(bpy, source))
