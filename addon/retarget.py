@@ -232,6 +232,8 @@ def _make_helper_rig(context, source, helpers: dict) -> dict:
     rig.data = data
     rig.name = "TCMR_bake_helper"
     context.scene.collection.objects.link(rig)
+    rig.hide_viewport = False  # a hidden copy (of a hidden source) can't be edited or evaluated
+    rig.hide_set(False)
     if source.animation_data is not None:  # copy keeps it, but set the slot explicitly (fact 7)
         rig.animation_data.action = source.animation_data.action
         if bpy.app.version >= (4, 4, 0):
@@ -279,12 +281,17 @@ def _key_values(pose_bone, basis: Matrix, previous):
 def bake(context, source, target, config: BakeConfig) -> BakeResult:
     """Bake source's motion onto target as a new action assigned to target (see module doc)."""
     check(source, target, config)
+    if context.view_layer.objects.get(target.name) is None:
+        raise RetargetError(f"{target.name} is not in the current view layer",
+                            "enable the rig's collection in the view layer, then bake again")
     scene = context.scene
     mapping = {j: b for j, b in config.mapping.items() if b}
     saved_frame = (scene.frame_current, scene.frame_subframe)
     saved_active = context.view_layer.objects.active
     saved_source_pose = _pose_values(source)  # evaluating frames rewrites the source's pose
     saved_mode = _set_mode_object(context)
+    saved_hidden = target.hide_viewport
+    target.hide_viewport = False  # objects disabled in viewports are not evaluated
     anim = target.animation_data
     saved_anim = None if anim is None else (anim.action, getattr(anim, "action_slot", None), anim.use_nla)
     pose = target.pose.bones
@@ -408,6 +415,7 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
             pose[bone][prop] = old
         raise
     finally:
+        target.hide_viewport = saved_hidden
         context.view_layer.objects.active = saved_active
         if saved_active is not None and saved_mode != "OBJECT":
             bpy.ops.object.mode_set(mode=saved_mode)

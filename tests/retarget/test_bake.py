@@ -393,3 +393,22 @@ def test_a_failure_mid_bake_rolls_everything_back(bpy_module, monkeypatch):
     assert_clean(bpy, target)
     assert all(np.allclose(basis[pb.name], np.array(pb.matrix_basis), atol=1e-6) for pb in target.pose.bones)
     assert_same_snapshot(before, source_snapshot(bpy, source))
+
+
+@pytest.mark.bpy
+@pytest.mark.parametrize("hidden", ["source", "target"])
+def test_hidden_source_or_target_still_bakes(bpy_module, hidden):
+    """Objects disabled in viewports are not evaluated and cannot be edited; the bake must
+    still see the motion and leave the visibility as it was."""
+    bpy = bpy_module
+    source = rigs.build_smpl_source()
+    target = rigs.build_rig("Mixamo", rigs.MIXAMO_NAMES, rigs.rig_joints(1.0))
+    obj = source if hidden == "source" else target
+    obj.hide_viewport = True
+
+    assert bpy.ops.tcmr.bake_to_rig(source=source.name, target=target.name, preset="MIXAMO") == {"FINISHED"}
+
+    assert obj.hide_viewport
+    assert_clean(bpy, target)
+    obj.hide_viewport = False
+    assert worst_direction_error(bpy, source, target, rigs.MIXAMO_NAMES) < MAX_DEGREES
