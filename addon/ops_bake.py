@@ -147,6 +147,10 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
         except retarget.RetargetError as exc:
             self.report({"ERROR"}, f"{exc}. {exc.hint}" if exc.hint else str(exc))
             return {"CANCELLED"}
+        if result.facing_degrees > 45.0:
+            self.report({"WARNING"}, f"{target.name} faces {result.facing_degrees:.0f} degrees away from "
+                                     f"the source; turn the rig to face -Y and apply its rotation for a "
+                                     f"natural result")
         if result.skipped_switches:
             self.report({"WARNING"}, "Not found, left as they were: " + ", ".join(result.skipped_switches))
         self.report({"INFO"}, f"Baked {result.frames} frames onto {target.name} as action "

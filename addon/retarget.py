@@ -64,6 +64,7 @@ class BakeResult:
     root_scale: float
     keys: int
     skipped_switches: list = field(default_factory=list)
+    facing_degrees: float = 0.0  # yaw between the two rigs' rest facings (hip to hip)
 
 
 # ------------------------------------------------------------------ animation writer shim
@@ -421,7 +422,21 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
             bpy.ops.object.mode_set(mode=saved_mode)
         scene.frame_set(saved_frame[0], subframe=saved_frame[1])
         _restore_pose_values(source, saved_source_pose)
-    return BakeResult(action.name, len(frames), scale, keys, skipped)
+    facing = _facing_difference(source_heads, target, mapping)
+    return BakeResult(action.name, len(frames), scale, keys, skipped, facing)
+
+
+def _facing_difference(source_heads: dict, target, mapping: dict) -> float:
+    """Degrees between the source's and the target's right-to-left hip directions seen
+    from above: near 180 for a rig that faces +Y while SMPL faces -Y."""
+    world = target.matrix_world
+    hips = [np.array(world @ target.data.bones[mapping[j]].head_local) for j in ("left_hip", "right_hip")]
+    d_t = (hips[0] - hips[1])[:2]
+    d_s = (source_heads["left_hip"] - source_heads["right_hip"])[:2]
+    if np.linalg.norm(d_t) < 1e-6 or np.linalg.norm(d_s) < 1e-6:
+        return 0.0
+    cos = float(np.dot(d_t, d_s) / (np.linalg.norm(d_t) * np.linalg.norm(d_s)))
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
 def _write_property(make, data_path, group, frames, rows, config: BakeConfig) -> int:

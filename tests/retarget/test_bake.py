@@ -412,3 +412,18 @@ def test_hidden_source_or_target_still_bakes(bpy_module, hidden):
     assert_clean(bpy, target)
     obj.hide_viewport = False
     assert worst_direction_error(bpy, source, target, rigs.MIXAMO_NAMES) < MAX_DEGREES
+
+
+@pytest.mark.bpy
+def test_a_rig_facing_the_other_way_is_reported(bpy_module):
+    bpy = bpy_module
+    from addon import retarget
+
+    source = rigs.build_smpl_source()
+    joints = rigs.rig_joints(1.0)
+    turned = joints * np.array([-1.0, -1.0, 1.0])  # 180 degrees about Z: faces +Y
+    front = rigs.build_rig("Front", rigs.MIXAMO_NAMES, joints)
+    back = rigs.build_rig("Back", rigs.MIXAMO_NAMES, turned)
+    config = retarget.BakeConfig(mapping=dict(rigs.MIXAMO_NAMES), frame_start=1, frame_end=3)
+    assert retarget.bake(bpy.context, source, front, config).facing_degrees < 5.0
+    assert retarget.bake(bpy.context, source, back, config).facing_degrees > 175.0
