@@ -352,17 +352,18 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
         order = [mapping[j] for j in JOINT_NAMES if j in mapping]
         order += [b for b in driven if b not in order]
         values = {bone: [] for bone in order}
+        order_bones = [(bone, pose[bone]) for bone in order]  # name lookups are linear in bpy
+        helper_pelvis = helper.pose.bones["pelvis"]
         paths = {}
         root_locs = []
         to_target = tgt_world.inverted()
         for frame in frames:
             scene.frame_set(int(frame))
-            pelvis = np.array(helper.matrix_world @ helper.pose.bones["pelvis"].head)
+            pelvis = np.array(helper.matrix_world @ helper_pelvis.head)
             if source_ref is None:
                 source_ref = pelvis
             world_pos = retarget_math.root_path(pelvis, source_ref, target_ref, scale, config.in_place)[0]
-            for bone in order:
-                pb = pose[bone]
+            for bone, pb in order_bones:
                 pose_matrix = pb.matrix.copy()
                 if bone == root_bone:
                     pose_matrix.translation = to_target @ Vector(world_pos)
