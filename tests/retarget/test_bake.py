@@ -427,3 +427,27 @@ def test_a_rig_facing_the_other_way_is_reported(bpy_module):
     config = retarget.BakeConfig(mapping=dict(rigs.MIXAMO_NAMES), frame_start=1, frame_end=3)
     assert retarget.bake(bpy.context, source, front, config).facing_degrees < 5.0
     assert retarget.bake(bpy.context, source, back, config).facing_degrees > 175.0
+
+
+@pytest.mark.bpy
+def test_fbx_style_rig_object_rotated_90_and_scaled_0_01(bpy_module):
+    """Mixamo FBX imports arrive as a Y-up armature in centimetres inside an object rotated
+    +90 degrees about X with scale 0.01; world-space retargeting must not care."""
+    bpy = bpy_module
+    source = rigs.build_smpl_source(seed=9)
+    world = rigs.rig_joints(1.0)
+    local = np.stack([world[:, 0], world[:, 2], -world[:, 1]], axis=1) / 0.01  # undo Rx(+90), x0.01
+    names = rigs.prefixed(rigs.MIXAMO_NAMES, "mixamorig1:")
+    target = rigs.build_rig("Armature", names, local, scale=0.01)
+    target.rotation_euler = (math.radians(90.0), 0.0, 0.0)
+    bpy.context.view_layer.update()
+    head = np.array(target.matrix_world @ target.data.bones["mixamorig1:Head"].head_local)
+    assert np.allclose(head, world[15], atol=1e-4)  # really stands up in the world
+
+    assert bpy.ops.tcmr.bake_to_rig(source=source.name, target=target.name, preset="AUTO") == {"FINISHED"}
+
+    assert worst_direction_error(bpy, source, target, names) < MAX_DEGREES
+    frames = list(SAMPLE_FRAMES)
+    src_path = root_positions(bpy, source, "pelvis", frames)
+    tgt_path = root_positions(bpy, target, "mixamorig1:Hips", frames)
+    assert np.allclose(tgt_path - tgt_path[0], src_path - src_path[0], atol=1e-4)  # same size: ratio 1
