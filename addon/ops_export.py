@@ -1,9 +1,143 @@
-"""(stub: filled in by its issue)"""
+"""`bpy.ops.tcmr.export_fbx(filepath=..., target='UNITY'|'UNREAL'|'GENERIC', object=...)`.
+
+Exports one character (the armature plus the meshes parented to it) with the preset of the
+target engine (core/fbx_presets.py, docs/fbx_presets.md): 24 deform bones, no leaf bones, only
+this character's action as one baked take, shape keys kept. The user's selection, active
+object and frame are restored afterwards.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+from bpy.props import EnumProperty, StringProperty
+
+from .core.fbx_presets import ARMATURE_NODE_NAME, TARGETS, export_settings
+
+_TARGET_ITEMS = (
+    ("UNITY", "Unity", "Metres, Y up, unit scale 100 with object scale 1"),
+    ("UNREAL", "Unreal", "Centimetres, Z up, X forward"),
+    ("GENERIC", "Generic", "FBX defaults for DCC tools: Y up, -Z forward, centimetres"),
+)
+assert tuple(item[0] for item in _TARGET_ITEMS) == TARGETS
+
+
+class ExportFailure(Exception):
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def _character_armature(context, name: str):
+    obj = bpy.data.objects.get(name) if name else context.active_object
+    if obj is None:
+        raise ExportFailure(f"no object named {name!r}" if name else "no active object",
+                            "Select the character's armature (or pass object=<armature name>).")
+    if obj.type != "ARMATURE" and obj.parent is not None and obj.parent.type == "ARMATURE":
+        obj = obj.parent  # the body mesh was given: export its armature
+    if obj.type != "ARMATURE":
+        raise ExportFailure(f"{obj.name!r} is not an armature",
+                            "Select the character's armature (or pass object=<armature name>).")
+    return obj
+
+
+def export_character(context, filepath: str, target: str, object_name: str = "") -> list[str]:
+    """Write the character's FBX; returns the exported object names. Raises ExportFailure."""
+    arm = _character_armature(context, object_name)
+    if not filepath:
+        raise ExportFailure("no file path given", "Choose where to save the .fbx file.")
+    path = Path(bpy.path.abspath(filepath))
+    if path.suffix.lower() != ".fbx":
+        path = path.with_suffix(".fbx")
+    if not path.parent.is_dir():
+        raise ExportFailure(f"folder does not exist: {path.parent}", "Choose an existing folder.")
+    try:
+        settings = dict(export_settings(target))
+    except ValueError as exc:
+        raise ExportFailure(str(exc), "Use target='UNITY', 'UNREAL' or 'GENERIC'.") from exc
+    members = [arm] + [child for child in arm.children if child.type == "MESH"]
+
+    view_layer = context.view_layer
+    in_layer = {obj.name for obj in view_layer.objects}
+    missing = [obj.name for obj in members if obj.name not in in_layer]
+    if missing:
+        raise ExportFailure(f"{', '.join(missing)} not in the current view layer",
+                            "Link the character's collection to the scene and make it visible.")
+    was_selected = [obj.name for obj in view_layer.objects if obj.select_get()]
+    was_active = view_layer.objects.active
+    frame = context.scene.frame_current
+    hidden = {obj.name: obj.hide_get() for obj in members}
+    arm_name = arm.name
+    try:
+        if context.mode != "OBJECT" and was_active is not None:
+            bpy.ops.object.mode_set(mode="OBJECT")
+        for obj in view_layer.objects:
+            obj.select_set(False)
+        for obj in members:
+            obj.hide_set(False)
+            obj.select_set(True)
+        view_layer.objects.active = arm
+        # The node name some engines expect; only when no other datablock has it (nothing of the
+        # user's is ever renamed), and put back afterwards.
+        node_name = ARMATURE_NODE_NAME.get(target.upper())
+        if node_name and bpy.data.objects.get(node_name) is None:
+            arm.name = node_name
+        result = bpy.ops.export_scene.fbx(filepath=str(path), check_existing=False, **settings)
+        if "FINISHED" not in result:
+            raise ExportFailure(f"the FBX exporter did not finish ({result})", "See the system console.")
+    finally:
+        if arm.name != arm_name:
+            arm.name = arm_name
+        for obj in view_layer.objects:
+            obj.select_set(obj.name in was_selected)
+        for name, state in hidden.items():
+            bpy.data.objects[name].hide_set(state)
+        view_layer.objects.active = was_active
+        context.scene.frame_set(frame)
+    return [obj.name for obj in members]
+
+
+class TCMR_OT_export_fbx(bpy.types.Operator):
+    """Export a mocap character (armature, body mesh, shape keys, its animation) as FBX for a game engine"""
+
+    bl_idname = "tcmr.export_fbx"
+    bl_label = "Export Character FBX"
+    bl_options = {"REGISTER"}
+
+    filepath: StringProperty(name="File", subtype="FILE_PATH", default="")
+    filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
+    target: EnumProperty(name="Target", items=_TARGET_ITEMS, default="GENERIC",
+                         description="Engine preset: axes, units, animation (docs/fbx_presets.md)")
+    object: StringProperty(name="Armature", default="",
+                           description="Armature object of the character (default: the active object)")
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            arm = context.active_object
+            self.filepath = bpy.path.clean_name(arm.name if arm else "character") + ".fbx"
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        try:
+            names = export_character(context, self.filepath, self.target, self.object)
+        except ExportFailure as exc:
+            self.report({"ERROR"}, f"{exc.message}. {exc.hint}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Exported {', '.join(names)} ({self.target}) to {self.filepath}")
+        return {"FINISHED"}
+
+
+_CLASSES = (TCMR_OT_export_fbx,)
 
 
 def register():
-    pass
+    for cls in _CLASSES:
+        bpy.utils.register_class(cls)
 
 
 def unregister():
-    pass
+    for cls in reversed(_CLASSES):
+        bpy.utils.unregister_class(cls)

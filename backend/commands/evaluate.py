@@ -1,16 +1,119 @@
-"""`python -m backend evaluate` (stub: filled in by its issue)."""
+"""`python -m backend evaluate DB [--checkpoint CKPT] [--out report.json]`: TCMR's benchmark protocol.
+
+DB is an official preprocessed database (3dpw_test_db.pt, h36m_*_db.pt, mpii3d_*_db.pt), read
+without running pickled code. Prints a paper-style table on stderr and writes a JSON report
+(per sequence and overall, with the config); the protocol `result` event points at it.
+See docs/evaluation.md.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from backend.errors import BackendError, Code
 
-HELP = "evaluate (not implemented yet)"
-NEEDS_DEVICE = False
+HELP = "reproduce TCMR's evaluation (MPJPE, PA-MPJPE, PVE, Accel) on an official preprocessed database"
+NEEDS_DEVICE = True
 
 
 def add_arguments(parser) -> None:
-    return None
+    parser.add_argument("db", help="official database, e.g. data/preprocessed_data/3dpw_test_db.pt")
+    parser.add_argument("--checkpoint", default=None,
+                        help="TCMR checkpoint (default: DATA_DIR/tcmr_demo_model.pth.tar; the paper's "
+                             "tables use tcmr_table4_3dpw_test.pth.tar etc.)")
+    parser.add_argument("--dataset", default="auto", choices=("auto", "3dpw", "h36m", "mpii3d"),
+                        help="benchmark protocol (auto: from the file name, e.g. 3dpw_test_db.pt)")
+    parser.add_argument("--out", default=None,
+                        help="JSON report path (default: ./evaluation_<db name>.json)")
+    parser.add_argument("--batch-size", type=int, default=64, help="windows per batch (default 64)")
+    parser.add_argument("--max-sequences", type=int, default=None,
+                        help="stop after this many evaluated sequences (quick partial runs)")
+
+
+def _check_args(args, out: Path) -> None:
+    if args.batch_size < 1:
+        raise BackendError(Code.BAD_ARGUMENT, f"--batch-size must be >= 1, got {args.batch_size}",
+                           "Use a positive batch size such as 64.")
+    if args.max_sequences is not None and args.max_sequences < 1:
+        raise BackendError(Code.BAD_ARGUMENT, f"--max-sequences must be >= 1, got {args.max_sequences}",
+                           "Leave it out to evaluate every sequence.")
+    if out.is_dir():
+        raise BackendError(Code.OUTPUT_UNWRITABLE, f"--out {out} is a folder", "Give a file name such as "
+                                                                              "report.json.")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise BackendError(Code.OUTPUT_UNWRITABLE, f"cannot write into {parent}",
+                           "Choose an --out path in a folder you can write to.")
+
+
+def _load_models(data_dir, device, checkpoint: Path | None):
+    """The network without the ResNet trunk; a non-default checkpoint replaces the TCMR weights."""
+    from backend.models.loading import load_models
+
+    models = load_models(data_dir, device, backbone=False)
+    if checkpoint is not None:
+        from backend.models.checkpoint import load_tcmr_state
+
+        models.tcmr.load_state_dict(load_tcmr_state(checkpoint), strict=True)
+    return models
 
 
 def execute(args, reporter):
-    raise BackendError(Code.INTERNAL, "evaluate is not implemented yet", "")
+    from backend import datafiles, evaldb
+    from backend.evaluate import (
+        BENCHMARKS,
+        EvalConfig,
+        SmplVertices,
+        build_report,
+        evaluate_db,
+        format_table,
+        model_predictor,
+        write_report,
+    )
+
+    db_path = Path(args.db).expanduser().resolve()
+    out = Path(args.out or f"evaluation_{db_path.name.split('.')[0]}.json").expanduser().resolve()
+    _check_args(args, out)
+    data_dir = datafiles.resolve_data_dir(args.data_dir)
+    default_ckpt = data_dir / datafiles.TCMR_CHECKPOINT.name
+    checkpoint = Path(args.checkpoint).expanduser().resolve() if args.checkpoint else default_ckpt
+    custom_ckpt = checkpoint if checkpoint != default_ckpt else None
+    if custom_ckpt is not None and not custom_ckpt.is_file():
+        raise BackendError(Code.INPUT_NOT_FOUND, f"checkpoint not found: {custom_ckpt}",
+                           "Pass the path of a TCMR checkpoint such as tcmr_table4_3dpw_test.pth.tar.")
+
+    reporter.stage("read_db", f"Reading {db_path.name}")
+    db = evaldb.read_db(db_path)
+    dataset = evaldb.detect_dataset(db_path, db) if args.dataset == "auto" else args.dataset
+    evaldb.validate_db(db_path, db, dataset)
+    sequences = evaldb.split_sequences(db)
+    bench = BENCHMARKS[dataset]
+
+    reporter.stage("load_model", "Loading the TCMR network")
+    from backend.device import resolve_device
+
+    device = resolve_device(args.device)
+    models = _load_models(data_dir, device, custom_ckpt)
+    if models.synthetic:
+        reporter.warning("SYNTHETIC_MODEL_DATA", f"{data_dir} holds synthetic model data (random weights)",
+                         "The numbers are meaningless; use the official model files to reproduce the paper.")
+    predict = model_predictor(models, bench, args.batch_size)
+    gt_vertices = SmplVertices(models.smpl_data, device=device) if bench.has_pve else None
+
+    config = EvalConfig(db=str(db_path), dataset=dataset, checkpoint=str(checkpoint), data_dir=str(data_dir),
+                        device=str(device), batch_size=args.batch_size, max_sequences=args.max_sequences)
+    results = evaluate_db(db, sequences, bench, predict, gt_vertices, max_sequences=args.max_sequences,
+                          reporter=reporter)
+    if results["overall"]["num_sequences"] == 0:
+        raise BackendError(Code.DB_INVALID, f"{db_path.name}: no sequence has {config.min_frames} or more "
+                                            "usable frames", evaldb.OFFICIAL_HINT)
+
+    reporter.stage("report", f"Writing {out.name}")
+    report = build_report(config, results, synthetic=models.synthetic)
+    write_report(out, report)
+    reporter.log(format_table(report))
+    overall = {k: v for k, v in report["overall"].items() if k in ("pa_mpjpe", "mpjpe", "pve", "accel_error")}
+    return out, {"dataset": dataset, "overall": overall}

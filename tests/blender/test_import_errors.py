@@ -1,0 +1,91 @@
+"""Bad input to tcmr.import_result: a clear error naming the fix, and nothing left behind."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import addon.ops_import as ops_import
+
+from .result_factory import random_track, write_result
+
+_KINDS = ("objects", "meshes", "armatures", "actions", "collections", "cameras", "shape_keys",
+          "movieclips", "images")
+
+
+def _counts(bpy):
+    return {kind: len(getattr(bpy.data, kind)) for kind in _KINDS}
+
+
+def _two_tracks(tmp_path, **kwargs):
+    rng = np.random.default_rng(0)
+    return write_result(tmp_path / "clip", {1: random_track(rng, np.arange(3)),
+                                            2: random_track(rng, np.arange(3))}, frame_count=3, **kwargs)
+
+
+def _refused(bpy, folder, data_dir, match):
+    before = _counts(bpy)
+    with pytest.raises(RuntimeError, match=match):  # bpy.ops raises on an ERROR report (CANCELLED)
+        bpy.ops.tcmr.import_result(filepath=str(folder), data_dir=str(data_dir))
+    assert _counts(bpy) == before
+
+
+def test_missing_result(bpy_addon, model_data_dir, tmp_path):
+    (tmp_path / "empty").mkdir()
+    _refused(bpy_addon, tmp_path / "empty", model_data_dir, r"no result\.json.*Run the video again")
+
+
+def test_newer_format(bpy_addon, model_data_dir, tmp_path):
+    _refused(bpy_addon, _two_tracks(tmp_path, format_version=99), model_data_dir, "Update the add-on")
+
+
+def test_missing_track_file(bpy_addon, model_data_dir, tmp_path):
+    folder = _two_tracks(tmp_path)
+    (folder / "track_2.npz").unlink()  # the first track is fine: still nothing may be built
+    _refused(bpy_addon, folder, model_data_dir, "track file missing")
+
+
+def test_missing_smpl_file(bpy_addon, tmp_path):
+    (tmp_path / "data").mkdir()
+    _refused(bpy_addon, _two_tracks(tmp_path), tmp_path / "data",
+             r"SMPL model file not found.*SMPL_NEUTRAL\.pkl.*model data folder")
+
+
+def test_malicious_smpl_file(bpy_addon, tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "SMPL_NEUTRAL.pkl").write_bytes(pickle.dumps({"v_template": Evil()}))
+    _refused(bpy_addon, _two_tracks(tmp_path), tmp_path / "data", r"refused global 'builtins\.print'")
+
+
+def test_failure_while_building_removes_everything(bpy_addon, model_data_dir, tmp_path, monkeypatch):
+    bpy = bpy_addon
+    user_obj = bpy.data.objects.new("Keep me", None)
+    bpy.context.scene.collection.objects.link(user_obj)
+    real = ops_import.build_character
+    calls = []
+
+    def second_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("simulated failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ops_import, "build_character", second_fails)
+    _refused(bpy, _two_tracks(tmp_path), model_data_dir, "simulated failure.*nothing was added")
+    assert len(calls) == 2  # the first character had been built, and was removed again
+    assert bpy.data.objects.get("Keep me") is user_obj and not bpy.data.collections
+
+
+def test_missing_video_still_builds_and_warns(bpy_addon, model_data_dir, tmp_path):
+    bpy = bpy_addon
+    folder = _two_tracks(tmp_path, video_path=str(tmp_path / "gone.mp4"))
+    report = ops_import.import_result(bpy.context, str(folder), str(model_data_dir))
+    assert report.armatures == ["TCMR track 1", "TCMR track 2"]
+    assert any("video not found" in w and "gone.mp4" in w for w in report.warnings)
+    assert len(bpy.data.cameras[0].background_images) == 0
