@@ -6,7 +6,7 @@ so that the target's rest segment direction matches the source's (T-pose vs A-po
 parented to the source bone. Every mapped target bone gets a world-space Copy Rotation from
 its helper, so any bone roll or rest orientation works. The hips' world position follows the
 source pelvis, scaled by the hip-height ratio. Each frame is evaluated, read back as local
-pose values (visual keying) and written in bulk into a new action. Then every constraint and
+pose values (visual keying) and written in bulk into a new action (anim_shim). Then every constraint and
 helper we added is removed; the source armature, its action and its pose are never modified.
 """
 
@@ -18,6 +18,7 @@ import bpy
 import numpy as np
 from mathutils import Euler, Matrix, Vector
 
+from . import anim_shim
 from .core import bone_maps, retarget_math
 from .core.skeleton import JOINT_NAMES
 
@@ -65,74 +66,6 @@ class BakeResult:
     keys: int
     skipped_switches: list = field(default_factory=list)
     facing_degrees: float = 0.0  # yaw between the two rigs' rest facings (hip to hip)
-
-
-# ------------------------------------------------------------------ animation writer shim
-
-def _new_action(obj, name: str):
-    """A new action assigned to obj (with its slot, fact 7) and a curve factory
-    `make(data_path, index, group) -> FCurve` that works on 4.2 through 5.0 (fact 5)."""
-    action = bpy.data.actions.new(name)
-    anim = obj.animation_data or obj.animation_data_create()
-    if bpy.app.version >= (4, 4, 0):
-        slot = action.slots.new(id_type="OBJECT", name=obj.name)
-        anim.action = action
-        anim.action_slot = slot
-        strip = action.layers.new("Layer").strips.new(type="KEYFRAME")
-        bag = strip.channelbag(slot, ensure=True)
-        groups: dict = {}
-
-        def make(data_path, index, group):
-            curve = bag.fcurves.new(data_path, index=index)
-            if group not in groups:
-                groups[group] = bag.groups.new(group)
-            curve.group = groups[group]
-            return curve
-    else:
-        anim.action = action
-
-        def make(data_path, index, group):
-            return action.fcurves.new(data_path, index=index, action_group=group)
-
-    return action, make
-
-
-def action_fcurves(obj):
-    """The F-curves animating obj through its assigned action and slot (any version)."""
-    anim = obj.animation_data
-    if anim is None or anim.action is None:
-        return []
-    if bpy.app.version >= (4, 4, 0):
-        slot = anim.action_slot
-        if slot is None:
-            return []
-        for layer in anim.action.layers:
-            for strip in layer.strips:
-                bag = strip.channelbag(slot)
-                if bag is not None:
-                    return list(bag.fcurves)
-        return []
-    return list(anim.action.fcurves)
-
-
-_INTERP = {}
-
-
-def _write_curve(make, data_path, index, group, frames, values, interpolation="LINEAR"):
-    """Bulk keys (fact 6): frames (K,), values (K,)."""
-    if interpolation not in _INTERP:
-        items = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items
-        _INTERP[interpolation] = items[interpolation].value
-    curve = make(data_path, index, group)
-    count = len(frames)
-    curve.keyframe_points.add(count)
-    co = np.empty(2 * count, dtype=np.float64)
-    co[0::2] = frames
-    co[1::2] = values
-    curve.keyframe_points.foreach_set("co", co)
-    curve.keyframe_points.foreach_set("interpolation", np.full(count, _INTERP[interpolation], dtype=np.int32))
-    curve.update()
-    return count
 
 
 # ------------------------------------------------------------------ checks
@@ -307,7 +240,6 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
             skipped.append(f"{bone}[{prop}]")
     helper = None
     constraints = []
-    action = None
     try:
         src_world = source.matrix_world
         source_heads = {j: np.array(src_world @ source.data.bones[j].head_local) for j in mapping}
@@ -383,17 +315,17 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
         helper = None
 
         name = config.action_name or f"{target.name}|{_source_action_name(source)}"
-        action, make = _new_action(target, name)
-        keys = 0
+        curves = []
         for bone in order:
-            group = bone
             rows = np.array(values[bone], dtype=np.float64)  # (F, C)
-            keys += _write_property(make, f'pose.bones["{bone}"].{paths[bone]}', group, frames, rows, config)
-        keys += _write_property(make, f'pose.bones["{root_bone}"].location', root_bone, frames,
-                                np.array(root_locs, dtype=np.float64), config)
-        for bone, prop, _old, value in switches:
-            keys += _write_curve(make, f'pose.bones["{bone}"]["{prop}"]', 0, bone, frames[:1],
-                                 np.array([value]), interpolation="CONSTANT")
+            curves += _property_curves(f'pose.bones["{bone}"].{paths[bone]}', bone, frames, rows, config)
+        curves += _property_curves(f'pose.bones["{root_bone}"].location', root_bone, frames,
+                                   np.array(root_locs, dtype=np.float64), config)
+        for bone, prop, _old, value in switches:  # one key: the action keeps the switch on
+            curves.append(anim_shim.Curve(f'pose.bones["{bone}"]["{prop}"]', 0, bone, frames[:1],
+                                          np.array([value], dtype=np.float64)))
+        action = anim_shim.write_action(target, name, curves)
+        keys = sum(len(c.frames) for c in curves)
         if anim is not None:
             anim.use_nla = saved_anim[2]
     except Exception:
@@ -401,8 +333,9 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
             pose[bone].constraints.remove(con)
         if helper is not None:
             _remove_helper(helper)
-        if action is not None:
-            bpy.data.actions.remove(action)
+        made = target.animation_data.action if target.animation_data is not None else None
+        if made is not None and (saved_anim is None or made != saved_anim[0]):
+            bpy.data.actions.remove(made)  # written before the failure
         if target.animation_data is not None:
             if saved_anim is None:
                 target.animation_data_clear()
@@ -440,16 +373,14 @@ def _facing_difference(source_heads: dict, target, mapping: dict) -> float:
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
-def _write_property(make, data_path, group, frames, rows, config: BakeConfig) -> int:
-    """Write one property's channels (F,C), all channels keyed on the same frames."""
+def _property_curves(data_path, group, frames, rows, config: BakeConfig) -> list:
+    """Curves of one property's channels (F,C), all channels keyed on the same frames."""
     if config.simplify:
         keep = retarget_math.simplify_keys(rows, config.tolerance)
     else:
         keep = np.arange(len(frames))
-    return sum(
-        _write_curve(make, data_path, index, group, frames[keep], rows[keep, index])
-        for index in range(rows.shape[1])
-    )
+    return [anim_shim.Curve(data_path, index, group, frames[keep], rows[keep, index])
+            for index in range(rows.shape[1])]
 
 
 _POSE_CHANNELS = ("location", "rotation_quaternion", "rotation_euler", "rotation_axis_angle", "scale")

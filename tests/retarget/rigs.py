@@ -74,7 +74,7 @@ def build_smpl_source(name="SMPL", key_frames=(1, 6, 12), seed=0, location=(0.3,
         pelvis.location = (0.6 * k, 0.05 * k, -0.4 * k)
         pelvis.keyframe_insert("location", frame=frame)
     if linear:
-        from addon.retarget import action_fcurves
+        from addon.anim_shim import action_fcurves
 
         for fc in action_fcurves(obj):
             for key in fc.keyframe_points:

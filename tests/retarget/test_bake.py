@@ -64,7 +64,7 @@ def root_positions(bpy, obj, bone, frames):
 
 def source_snapshot(bpy, source):
     """Everything about the source that the bake must not change."""
-    from addon.retarget import action_fcurves
+    from addon.anim_shim import action_fcurves
 
     curves = {}
     for fc in action_fcurves(source):
@@ -103,7 +103,7 @@ def assert_clean(bpy, target, user_constraints=0):
 
 
 def _keys_per_curve(target):
-    from addon.retarget import action_fcurves
+    from addon.anim_shim import action_fcurves
 
     return {(fc.data_path, fc.array_index): len(fc.keyframe_points) for fc in action_fcurves(target)}
 
@@ -379,10 +379,13 @@ def test_a_failure_mid_bake_rolls_everything_back(bpy_module, monkeypatch):
     actions = sorted(a.name for a in bpy.data.actions)
     before = source_snapshot(bpy, source)
 
-    def broken(*args, **kwargs):
-        raise OSError("disk full")
+    write_action = retarget.anim_shim.write_action
 
-    monkeypatch.setattr(retarget, "_write_property", broken)  # fails after helpers and action exist
+    def broken(*args, **kwargs):
+        write_action(*args, **kwargs)  # the new action exists and is assigned...
+        raise OSError("disk full")  # ...when the failure comes
+
+    monkeypatch.setattr(retarget.anim_shim, "write_action", broken)
     config = retarget.BakeConfig(mapping=dict(rigs.MIXAMO_NAMES), frame_start=1, frame_end=12)
     with pytest.raises(OSError):
         retarget.bake(bpy.context, source, target, config)
