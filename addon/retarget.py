@@ -226,6 +226,12 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
     saved_mode = _set_mode_object(context)
     saved_hidden = target.hide_viewport
     target.hide_viewport = False  # objects disabled in viewports are not evaluated
+    # The source's body meshes (skinning, 200+ shape keys) dominate each frame's evaluation
+    # and nothing in the bake reads them: switch them off while baking.
+    quieted = [o for o in source.children_recursive
+               if o.type == "MESH" and not o.hide_viewport and o not in (target, *target.children_recursive)]
+    for obj in quieted:
+        obj.hide_viewport = True
     anim = target.animation_data
     saved_anim = None if anim is None else (anim.action, getattr(anim, "action_slot", None), anim.use_nla)
     pose = target.pose.bones
@@ -351,6 +357,8 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
         raise
     finally:
         target.hide_viewport = saved_hidden
+        for obj in quieted:
+            obj.hide_viewport = False
         context.view_layer.objects.active = saved_active
         if saved_active is not None and saved_mode != "OBJECT":
             bpy.ops.object.mode_set(mode=saved_mode)

@@ -35,6 +35,8 @@ def test_bake_from_an_imported_character(bpy_module, model_data_dir, tmp_path):
     assert bpy.ops.tcmr.bake_to_rig(source=source.name, target=target.name, preset="MIXAMO") == {"FINISHED"}
 
     assert_clean(bpy, target)
+    body = bpy.data.objects["TCMR track 1 body"]
+    assert not body.hide_viewport  # switched off only while baking
     assert_same_snapshot(before, source_snapshot(bpy, source))
     frames = list(range(1, 9))  # video frame i is scene frame i + 1
     assert worst_direction_error(bpy, source, target, names, frames=frames) < MAX_DEGREES
