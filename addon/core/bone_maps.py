@@ -203,6 +203,8 @@ def detect_preset(bone_names) -> str | None:
 # ---------------------------------------------------------------- name-based guessing
 
 _SIDE_TOKENS = {"left": "left", "l": "left", "right": "right", "r": "right"}
+# words that say what kind of bone it is, not which body part (3ds Max "Bip01", "DEF-", "_fk")
+_NOISE_WORDS = {"bip", "def", "jnt", "joint", "bone", "ctrl", "ctl", "fk"}
 
 # core word (letters only, side removed) -> role; checked in order, first hit wins
 _SIDED_ROLES = (
@@ -227,7 +229,7 @@ def _split_name(name: str) -> tuple[str | None, str]:
     for token in re.split(r"[^a-z0-9]+", lower):
         if side is None and token in _SIDE_TOKENS:
             side = _SIDE_TOKENS[token]
-        else:
+        elif re.sub(r"[^a-z]", "", token) not in _NOISE_WORDS:
             words.append(token)
     return side, re.sub(r"[^a-z]", "", "".join(words))
 

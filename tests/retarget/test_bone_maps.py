@@ -154,3 +154,22 @@ def test_mapped_parent_skips_unmapped_joints():
     assert bone_maps.mapped_parent("head", mapping) == "spine3"
     assert bone_maps.mapped_parent("spine3", mapping) == "pelvis"
     assert bone_maps.mapped_parent("pelvis", mapping) is None
+
+
+def test_guess_mapping_reads_3ds_max_biped_names():
+    parents = {"Bip01": None, "Bip01 Pelvis": "Bip01", "Bip01 Spine": "Bip01 Pelvis",
+               "Bip01 Spine1": "Bip01 Spine", "Bip01 Spine2": "Bip01 Spine1", "Bip01 Neck": "Bip01 Spine2",
+               "Bip01 Head": "Bip01 Neck"}
+    for s in "LR":
+        chain = [f"Bip01 {s} {n}" for n in ("Clavicle", "UpperArm", "Forearm", "Hand")]
+        legs = [f"Bip01 {s} {n}" for n in ("Thigh", "Calf", "Foot", "Toe0")]
+        parents.update({chain[0]: "Bip01 Neck", chain[1]: chain[0], chain[2]: chain[1], chain[3]: chain[2],
+                        legs[0]: "Bip01 Pelvis", legs[1]: legs[0], legs[2]: legs[1], legs[3]: legs[2]})
+    mapping = bone_maps.guess_mapping(list(parents), parents)
+    assert mapping["pelvis"] == "Bip01 Pelvis"
+    assert (mapping["spine1"], mapping["spine3"]) == ("Bip01 Spine", "Bip01 Spine2")
+    assert mapping["left_shoulder"] == "Bip01 L UpperArm"
+    assert mapping["right_collar"] == "Bip01 R Clavicle"
+    assert mapping["right_knee"] == "Bip01 R Calf"
+    assert mapping["left_foot"] == "Bip01 L Toe0"
+    bone_maps.validate(mapping, list(parents))
