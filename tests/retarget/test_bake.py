@@ -454,3 +454,23 @@ def test_fbx_style_rig_object_rotated_90_and_scaled_0_01(bpy_module):
     src_path = root_positions(bpy, source, "pelvis", frames)
     tgt_path = root_positions(bpy, target, "mixamorig1:Hips", frames)
     assert np.allclose(tgt_path - tgt_path[0], src_path - src_path[0], atol=1e-4)  # same size: ratio 1
+
+
+@pytest.mark.bpy
+def test_frame_range_and_action_name(bpy_module):
+    bpy = bpy_module
+    source = rigs.build_smpl_source()
+    target = rigs.build_rig("Mixamo", rigs.MIXAMO_NAMES, rigs.rig_joints(1.0))
+
+    result = bpy.ops.tcmr.bake_to_rig(source=source.name, target=target.name, preset="MIXAMO",
+                                      use_source_range=False, frame_start=3, frame_end=7, action_name="Swing")
+
+    assert result == {"FINISHED"}
+    action = target.animation_data.action
+    assert action.name == "Swing"
+    assert tuple(action.frame_range) == (3.0, 7.0)
+    assert set(_keys_per_curve(target).values()) == {5}
+    assert worst_direction_error(bpy, source, target, rigs.MIXAMO_NAMES, frames=(3, 5, 7)) < MAX_DEGREES
+    with pytest.raises(RuntimeError, match="empty frame range"):
+        bpy.ops.tcmr.bake_to_rig(source=source.name, target=target.name, preset="MIXAMO",
+                                 use_source_range=False, frame_start=9, frame_end=4)
