@@ -113,6 +113,9 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
     root_scale: FloatProperty(name="Root scale", default=0.0, min=0.0,
                               description="Scale of the root motion; 0 = target/source hip height")
     root_origin: EnumProperty(name="Root origin", items=ROOT_ORIGIN_ITEMS, default="FIRST_FRAME")
+    match_facing: BoolProperty(name="Match facing", default=True,
+                               description="A rig that faces +Y or sideways performs the motion "
+                                           "towards its own front")
     action_name: StringProperty(name="Action name", description="Empty: '<rig>|<source action>'")
 
     def execute(self, context):
@@ -139,7 +142,8 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
         config = retarget.BakeConfig(
             mapping=mapping, frame_start=start, frame_end=end,
             simplify=self.keying == "SIMPLIFY", tolerance=self.tolerance, in_place=self.in_place,
-            root_scale=self.root_scale, root_origin=self.root_origin, action_name=self.action_name,
+            root_scale=self.root_scale, root_origin=self.root_origin, match_facing=self.match_facing,
+            action_name=self.action_name,
             **preset_rig_parts(target, preset_id),
         )
         try:
@@ -147,6 +151,9 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
         except retarget.RetargetError as exc:
             self.report({"ERROR"}, f"{exc}. {exc.hint}" if exc.hint else str(exc))
             return {"CANCELLED"}
+        if result.turned_degrees:
+            self.report({"INFO"}, f"{target.name} faces {result.turned_degrees:+.0f} degrees from the "
+                                  "source: the motion was turned to its front")
         if result.facing_degrees > 45.0:
             self.report({"WARNING"}, f"{target.name} faces {result.facing_degrees:.0f} degrees away from "
                                      f"the source; turn the rig to face -Y and apply its rotation for a "
@@ -182,6 +189,7 @@ class TCMR_BakeSettings(bpy.types.PropertyGroup):
     in_place: BoolProperty(name="In place", default=False)
     root_scale: FloatProperty(name="Root scale", default=0.0, min=0.0)
     root_origin: EnumProperty(name="Root origin", items=ROOT_ORIGIN_ITEMS, default="FIRST_FRAME")
+    match_facing: BoolProperty(name="Match facing", default=True)
     show_mapping: BoolProperty(name="Bone map", default=False)
 
 

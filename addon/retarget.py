@@ -52,6 +52,7 @@ class BakeConfig:
     in_place: bool = False
     root_scale: float = 0.0
     root_origin: str = "FIRST_FRAME"
+    match_facing: bool = True  # a rig facing +Y or +-X performs the motion towards its own front
     action_name: str = ""
     switches: tuple = ()  # (pose bone, custom property, value), e.g. Rigify IK_FK = 1.0
     extras: tuple = ()  # (target bone, joint): more bones taking that joint's rotation
@@ -65,7 +66,8 @@ class BakeResult:
     root_scale: float
     keys: int
     skipped_switches: list = field(default_factory=list)
-    facing_degrees: float = 0.0  # yaw between the two rigs' rest facings (hip to hip)
+    facing_degrees: float = 0.0  # yaw left between the two rigs' facings (hip to hip)
+    turned_degrees: float = 0.0  # the motion was turned by this much to match the rig's facing
 
 
 # ------------------------------------------------------------------ checks
@@ -246,9 +248,18 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
             skipped.append(f"{bone}[{prop}]")
     helper = None
     constraints = []
+    src_world = source.matrix_world
+    source_heads = {j: np.array(src_world @ source.data.bones[j].head_local) for j in mapping}
+    turn, yaw = _facing(source_heads, target, mapping)
+    if not config.match_facing:
+        turn = 0.0
+    saved_transform = _transform_values(target)
+    if turn:
+        # Face the rig like the source while baking: the keys are object-local, so once its
+        # transform is back the motion happens towards the rig's own front.
+        target.matrix_world = Matrix.Rotation(turn, 4, "Z") @ target.matrix_world
+        context.view_layer.update()
     try:
-        src_world = source.matrix_world
-        source_heads = {j: np.array(src_world @ source.data.bones[j].head_local) for j in mapping}
         helpers = helper_rotations(source_heads, target, mapping, config.segments, config.extras)
         helper, helper_names = _make_helper_rig(context, source, helpers)
 
@@ -356,6 +367,7 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
             pose[bone][prop] = old
         raise
     finally:
+        _restore_transform_values(target, saved_transform)
         target.hide_viewport = saved_hidden
         for obj in quieted:
             obj.hide_viewport = False
@@ -364,21 +376,30 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
             bpy.ops.object.mode_set(mode=saved_mode)
         scene.frame_set(saved_frame[0], subframe=saved_frame[1])
         _restore_pose_values(source, saved_source_pose)
-    facing = _facing_difference(source_heads, target, mapping)
-    return BakeResult(action.name, len(frames), scale, keys, skipped, facing)
+    return BakeResult(action.name, len(frames), scale, keys, skipped,
+                      facing_degrees=abs(float(np.degrees(yaw - turn))),
+                      turned_degrees=float(np.degrees(turn)))
 
 
-def _facing_difference(source_heads: dict, target, mapping: dict) -> float:
-    """Degrees between the source's and the target's right-to-left hip directions seen
-    from above: near 180 for a rig that faces +Y while SMPL faces -Y."""
+def _facing(source_heads: dict, target, mapping: dict) -> tuple[float, float]:
+    """retarget_math.facing_turn for the two rigs' rest hips (world)."""
     world = target.matrix_world
-    hips = [np.array(world @ target.data.bones[mapping[j]].head_local) for j in ("left_hip", "right_hip")]
-    d_t = (hips[0] - hips[1])[:2]
-    d_s = (source_heads["left_hip"] - source_heads["right_hip"])[:2]
-    if np.linalg.norm(d_t) < 1e-6 or np.linalg.norm(d_s) < 1e-6:
-        return 0.0
-    cos = float(np.dot(d_t, d_s) / (np.linalg.norm(d_t) * np.linalg.norm(d_s)))
-    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    left, right = (np.array(world @ target.data.bones[mapping[j]].head_local)
+                   for j in ("left_hip", "right_hip"))
+    return retarget_math.facing_turn(source_heads["left_hip"] - source_heads["right_hip"], left - right)
+
+
+_TRANSFORM_CHANNELS = ("location", "rotation_euler", "rotation_quaternion", "rotation_axis_angle", "scale")
+
+
+def _transform_values(obj) -> list:
+    return [tuple(getattr(obj, c)) for c in _TRANSFORM_CHANNELS]
+
+
+def _restore_transform_values(obj, saved: list) -> None:
+    for channel, value in zip(_TRANSFORM_CHANNELS, saved):
+        if tuple(getattr(obj, channel)) != value:
+            setattr(obj, channel, value)
 
 
 def _property_curves(data_path, group, frames, rows, config: BakeConfig) -> list:

@@ -29,6 +29,23 @@ def rotation_between(a, b) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx / (1.0 + c)
 
 
+def facing_turn(source_side, target_side) -> tuple[float, float]:
+    """(turn, yaw) in radians about world Z: yaw is the signed angle from the target's
+    right-to-left hip vector to the source's, seen from above; turn is yaw snapped to a
+    multiple of 90 degrees (rigs face +-X or +-Y; small asymmetries must not tilt the motion).
+
+    source_side, target_side: (3,) or (2,) vectors from the right hip to the left hip."""
+    a = np.asarray(target_side, dtype=np.float64)[:2]
+    b = np.asarray(source_side, dtype=np.float64)[:2]
+    if np.linalg.norm(a) < 1e-9 or np.linalg.norm(b) < 1e-9:
+        return 0.0, 0.0
+    yaw = float(np.arctan2(a[0] * b[1] - a[1] * b[0], a @ b))
+    turn = float(np.round(yaw / (np.pi / 2)) * (np.pi / 2))
+    if np.isclose(abs(turn), np.pi):
+        turn = float(np.pi)
+    return turn, yaw
+
+
 def hip_height(hips, feet) -> float:
     """Height of the hips joint above the lowest foot joint (world Z), metres.
 

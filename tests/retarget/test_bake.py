@@ -418,18 +418,43 @@ def test_hidden_source_or_target_still_bakes(bpy_module, hidden):
 
 
 @pytest.mark.bpy
-def test_a_rig_facing_the_other_way_is_reported(bpy_module):
+def test_a_rig_facing_plus_y_performs_the_motion_towards_its_own_front(bpy_module):
     bpy = bpy_module
     from addon import retarget
 
     source = rigs.build_smpl_source()
     joints = rigs.rig_joints(1.0)
     turned = joints * np.array([-1.0, -1.0, 1.0])  # 180 degrees about Z: faces +Y
-    front = rigs.build_rig("Front", rigs.MIXAMO_NAMES, joints)
-    back = rigs.build_rig("Back", rigs.MIXAMO_NAMES, turned)
-    config = retarget.BakeConfig(mapping=dict(rigs.MIXAMO_NAMES), frame_start=1, frame_end=3)
-    assert retarget.bake(bpy.context, source, front, config).facing_degrees < 5.0
-    assert retarget.bake(bpy.context, source, back, config).facing_degrees > 175.0
+    back = rigs.build_rig("Back", rigs.MIXAMO_NAMES, turned, location=(1.0, 2.0, 0.0))
+    transform = (tuple(back.location), tuple(back.rotation_euler), tuple(back.scale))
+    config = retarget.BakeConfig(mapping=dict(rigs.MIXAMO_NAMES), frame_start=1, frame_end=12)
+
+    result = retarget.bake(bpy.context, source, back, config)
+
+    assert abs(abs(result.turned_degrees) - 180.0) < 1e-6 and result.facing_degrees < 5.0
+    assert (tuple(back.location), tuple(back.rotation_euler), tuple(back.scale)) == transform
+    assert_clean(bpy, back)
+    # every segment points where the source's does, seen from the rig's own front: turned 180
+    half_turn = np.diag([-1.0, -1.0, 1.0])
+    worst = 0.0
+    for frame in SAMPLE_FRAMES:
+        bpy.context.scene.frame_set(frame)
+        for joint, child in _segments(rigs.MIXAMO_NAMES):
+            d_src = half_turn @ (_world_head(source, child) - _world_head(source, joint))
+            d_tgt = (_world_head(back, rigs.MIXAMO_NAMES[child])
+                     - _world_head(back, rigs.MIXAMO_NAMES[joint]))
+            worst = max(worst, _angle(d_src, d_tgt))
+    assert worst < MAX_DEGREES
+    src_path = root_positions(bpy, source, "pelvis", list(SAMPLE_FRAMES))
+    tgt_path = root_positions(bpy, back, "Hips", list(SAMPLE_FRAMES))
+    assert np.allclose(tgt_path - tgt_path[0], (src_path - src_path[0]) @ half_turn.T, atol=1e-4)
+
+    # with matching off the motion stays in world axes, and the mismatch is reported
+    plain = rigs.build_rig("Plain", rigs.MIXAMO_NAMES, turned)
+    off = retarget.bake(bpy.context, source, plain, retarget.BakeConfig(
+        mapping=dict(rigs.MIXAMO_NAMES), frame_start=1, frame_end=3, match_facing=False))
+    assert off.turned_degrees == 0.0 and off.facing_degrees > 175.0
+    assert worst_direction_error(bpy, source, plain, rigs.MIXAMO_NAMES, frames=(1, 3)) < MAX_DEGREES
 
 
 @pytest.mark.bpy

@@ -60,3 +60,14 @@ def test_simplify_keys_keeps_corners_and_stays_within_tolerance():
         assert np.abs(_interpolate(frames, kept, wave) - wave).max() <= tol + 1e-12
     assert len(rm.simplify_keys(wave, 0.05)) < len(rm.simplify_keys(wave, 0.001))
     assert list(rm.simplify_keys(wave[:2], 0.1)) == [0, 1]
+
+
+def test_facing_turn_snaps_to_quarter_turns():
+    smpl = [0.14, 0.0, 0.0]  # right hip -> left hip of a body facing -Y
+    assert rm.facing_turn(smpl, [0.2, 0.01, 0.0])[0] == 0.0  # a little asymmetry: no turn
+    turn, yaw = rm.facing_turn(smpl, [-0.2, 0.0, 0.0])  # faces +Y
+    assert np.isclose(turn, np.pi) and np.isclose(abs(yaw), np.pi)
+    turn, _ = rm.facing_turn(smpl, [0.0, 0.2, 0.0])  # faces +X: turn it -90 to face -Y
+    assert np.isclose(turn, -np.pi / 2)
+    rz = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    assert np.allclose(rz @ [0.0, 0.2], [0.2, 0.0])
