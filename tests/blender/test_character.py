@@ -138,3 +138,15 @@ def test_upright_person_facing_the_camera(bpy_addon, model_data_dir, tmp_path):
     assert head[2] - pelvis[2] > 0.3
     assert 4.5 < pelvis[1] < 5.5
     assert foot[1] < ankle[1]
+
+
+def test_import_from_a_context_without_window(bpy_addon, model_data_dir, tmp_path):
+    """Timer callbacks (how the add-on imports after a background run) have no window in their
+    context, where edit mode is unavailable; the import must still build the rig."""
+    bpy = bpy_addon
+    folder = write_result(tmp_path / "clip", {1: random_track(np.random.default_rng(0), np.arange(2))},
+                          frame_count=2)
+    with bpy.context.temp_override(window=None):
+        assert bpy.context.window is None
+        _import(bpy, folder, model_data_dir)
+    assert len(bpy.data.objects["TCMR track 1"].data.bones) == 24
