@@ -71,8 +71,8 @@ class Reporter:
     def progress(self, stage: str, done: int, total: int) -> None:
         """Throttled: at most one line per `min_interval_s` per stage, plus the final one."""
         now = time.monotonic()
-        last = self._last_progress.get(stage, 0.0)
-        if done < total and now - last < self.min_interval_s:
+        last = self._last_progress.get(stage)
+        if done < total and last is not None and now - last < self.min_interval_s:
             return
         self._last_progress[stage] = now
         self.emit("progress", stage=stage, done=int(done), total=int(total))
