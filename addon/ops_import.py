@@ -128,7 +128,7 @@ def import_result(context, directory: str, data_dir: str = "", options: Characte
                                   timing)
             report.armatures.append(arm.name)
         if set_scene:
-            apply_scene_settings(scene, info, timing)
+            apply_scene_settings(scene, info, timing, max(int(t.frame_index[-1]) for t in tracks))
             scene.camera = camera
     except Exception:
         _remove_new(before)

@@ -35,11 +35,12 @@ def camera_intrinsics(info: ResultInfo) -> dict:
     }
 
 
-def apply_scene_settings(scene, info: ResultInfo, timing: rig_math.Timing) -> None:
-    """fps (29.97 -> 30 / 1.001), frame range of the whole video, render size of the video."""
+def apply_scene_settings(scene, info: ResultInfo, timing: rig_math.Timing, last_video_frame: int = 0) -> None:
+    """fps (29.97 -> 30 / 1.001), frame range of the whole video (and at least up to the last
+    tracked frame), render size of the video."""
     scene.render.fps, scene.render.fps_base = rig_math.fps_to_blender(timing.scene_fps)
     scene.frame_start = rig_math.FRAME_OFFSET
-    scene.frame_end = timing.frame_end(info.video.frame_count)
+    scene.frame_end = timing.frame_end(max(info.video.frame_count, last_video_frame + 1))
     scene.render.resolution_x = info.video.width
     scene.render.resolution_y = info.video.height
     scene.render.resolution_percentage = 100

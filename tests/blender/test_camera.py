@@ -78,9 +78,9 @@ def test_retimes_when_blender_reads_the_video_at_another_rate(bpy_addon, model_d
         writer.write(np.full((48, 64, 3), i * 40, np.uint8))
     writer.release()
     arrays = random_track(np.random.default_rng(0), np.arange(10))
-    same = write_result(tmp_path / "same", {1: arrays}, frame_count=5, fps=25.0, video_path=str(video))
+    same = write_result(tmp_path / "same", {1: arrays}, frame_count=10, fps=25.0, video_path=str(video))
     assert not import_result(bpy.context, str(same), str(model_data_dir)).warnings[1:]  # only "synthetic"
-    assert bpy.context.scene.frame_end == 5
+    assert bpy.context.scene.frame_end == 10
 
     other = write_result(tmp_path / "other", {1: arrays}, frame_count=10, fps=50.0, video_path=str(video))
     warnings = import_result(bpy.context, str(other), str(model_data_dir)).warnings

@@ -73,3 +73,25 @@ def test_export_errors(bpy_addon, tmp_path):
     with pytest.raises(RuntimeError, match="not an armature"):
         bpy.ops.tcmr.export_fbx(filepath=str(tmp_path / "x.fbx"), target="UNITY", object="Empty")
     assert not (tmp_path / "x.fbx").exists()
+
+
+def test_take_spans_the_characters_own_frames(bpy_addon, model_data_dir, tmp_path):
+    """Two people, the second seen only in video frames 4..7: its FBX take holds those frames."""
+    bpy = bpy_addon
+    rng = np.random.default_rng(4)
+    tracks = {1: random_track(rng, np.arange(10)), 2: random_track(rng, np.arange(4, 8))}
+    folder = write_result(tmp_path / "clip", tracks, frame_count=10)
+    assert bpy.ops.tcmr.import_result(filepath=str(folder), data_dir=str(model_data_dir)) == {"FINISHED"}
+    scene = bpy.context.scene
+    arm = bpy.data.objects["TCMR track 2"]
+    before = {f: bone_heads(bpy, arm, JOINT_NAMES, f) for f in range(5, 9)}
+    scene.frame_set(3)
+    out = tmp_path / "two.fbx"
+    assert bpy.ops.tcmr.export_fbx(filepath=str(out), target="GENERIC", object="TCMR track 2") == {"FINISHED"}
+    assert (scene.frame_start, scene.frame_end, scene.frame_current) == (1, 10, 3)  # restored
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.import_scene.fbx(filepath=str(out), anim_offset=0.0)
+    new_arm = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    assert tuple(new_arm.animation_data.action.frame_range) == (5.0, 8.0)  # video frames 4..7
+    for f, heads in before.items():
+        assert np.abs(bone_heads(bpy, new_arm, JOINT_NAMES, f) - heads).max() < 1e-3
