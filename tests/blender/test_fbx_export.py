@@ -91,7 +91,8 @@ def test_take_spans_the_characters_own_frames(bpy_addon, model_data_dir, tmp_pat
     assert (scene.frame_start, scene.frame_end, scene.frame_current) == (1, 10, 3)  # restored
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.import_scene.fbx(filepath=str(out), anim_offset=0.0)
-    new_arm = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    (new_arm,) = [o for o in bpy.data.objects if o.type == "ARMATURE"]  # only the chosen character
+    assert len([o for o in bpy.data.objects if o.type == "MESH"]) == 1
     assert tuple(new_arm.animation_data.action.frame_range) == (5.0, 8.0)  # video frames 4..7
     for f, heads in before.items():
         assert np.abs(bone_heads(bpy, new_arm, JOINT_NAMES, f) - heads).max() < 1e-3
