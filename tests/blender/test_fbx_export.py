@@ -8,7 +8,7 @@ import pytest
 
 from addon.core.skeleton import JOINT_NAMES
 
-from .conftest import bone_heads
+from .conftest import bone_heads, evaluated_vertices
 from .result_factory import random_track, write_result
 
 FRAMES = range(1, 7)  # scene frames of video frames 0..5
@@ -38,6 +38,8 @@ def test_fbx_round_trip(bpy_addon, model_data_dir, tmp_path, target, up_axis, un
     bpy.data.actions.new("Leftover").use_fake_user = True
     arm = bpy.data.objects["TCMR track 1"]
     before = {f: bone_heads(bpy, arm, JOINT_NAMES, f) for f in FRAMES}
+    body = bpy.data.objects["TCMR track 1 body"]
+    mesh_before = {f: evaluated_vertices(bpy, body, f) for f in (2, 5)}
     bpy.context.view_layer.objects.active = None
     out = tmp_path / f"character_{target}.fbx"
     assert bpy.ops.tcmr.export_fbx(filepath=str(out), target=target, object="TCMR track 1") == {"FINISHED"}
@@ -62,6 +64,9 @@ def test_fbx_round_trip(bpy_addon, model_data_dir, tmp_path, target, up_axis, un
     for f in FRAMES:
         err = np.abs(bone_heads(bpy, new_arm, JOINT_NAMES, f) - before[f]).max()
         assert err < 1e-3, f"frame {f}: {err * 1000:.3f} mm"
+    # The skinned body with its animated pose correctives comes back too (weights, shape keys).
+    for f, verts in mesh_before.items():
+        assert np.abs(evaluated_vertices(bpy, meshes[0], f) - verts).max() < 1e-3
 
 
 def test_export_errors(bpy_addon, tmp_path):
