@@ -74,9 +74,17 @@ def extract_features(models: Models, crops: torch.Tensor) -> torch.Tensor:
         return _backbone_batch(models, crops)
 
 
-def _regress_windows(models: Models, windows: torch.Tensor, with_verts: bool) -> dict[str, torch.Tensor]:
-    """windows (B,16,2048) on the device -> the per-window outputs (B, ...)."""
-    out = models.tcmr(windows)
+def _regress_windows(models: Models, feats: torch.Tensor, idx: torch.Tensor,
+                     with_verts: bool) -> dict[str, torch.Tensor]:
+    """feats (F,2048) and window indices idx (B,16) on the device -> per-window outputs (B, ...).
+
+    CPU: shared first-layer GRU projections (TemporalEncoder.branches_indexed, ~1.3x faster);
+    CUDA: the gathered windows through nn.GRU (cuDNN). Both are the same maths.
+    """
+    if models.device.type == "cpu":
+        out = models.tcmr.forward_indexed(feats, idx)
+    else:
+        out = models.tcmr(feats[idx])  # feats[idx]: (B, T, 2048)
     rotmat = out["rotmat"]  # (B, 24, 3, 3)
     verts, joints = models.smpl(rotmat, out["betas"])
     b = rotmat.shape[0]
@@ -111,7 +119,7 @@ def regress_track(models: Models, features: np.ndarray, batch_size: int = 64, wi
         while start < num_frames:
             idx = windows[start:start + batch_size].to(models.device)  # (B, T)
             try:
-                values = _regress_windows(models, feats[idx], with_verts)  # feats[idx]: (B, T, 2048)
+                values = _regress_windows(models, feats, idx, with_verts)
             except torch.OutOfMemoryError:
                 _release(models)
                 if batch_size == 1:

@@ -19,11 +19,18 @@ class _OomAbove(torch.nn.Module):
         super().__init__()
         self.inner, self.limit, self.sizes = inner, limit, []
 
-    def forward(self, x):
-        self.sizes.append(x.shape[0])
-        if x.shape[0] > self.limit:
+    def _check(self, batch: int) -> None:
+        self.sizes.append(batch)
+        if batch > self.limit:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    def forward(self, x):
+        self._check(x.shape[0])
         return self.inner(x)
+
+    def forward_indexed(self, frames, idx):  # TCMR's per-track CPU path
+        self._check(idx.shape[0])
+        return self.inner.forward_indexed(frames, idx)
 
 
 def test_batch_size_and_progress_do_not_change_results(models):
