@@ -14,6 +14,7 @@ Conventions (see core/rig_math.py for the math and why):
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import bpy
@@ -40,6 +41,15 @@ def shape_key_name(kind: str, index: int) -> str:
     return f"{kind}{index:03d}"
 
 
+def with_window(context):
+    """Edit mode needs a window in the context; timer callbacks (the add-on's job polling) have
+    none, so borrow the first one, keeping this scene and view layer."""
+    if context.window is not None or not context.window_manager.windows:
+        return contextlib.nullcontext()
+    return context.temp_override(window=context.window_manager.windows[0], scene=context.scene,
+                                 view_layer=context.view_layer)
+
+
 def _make_armature(name: str, joints_blender: np.ndarray, collection, context):
     """Armature object with 24 bones at `joints_blender` (24,3), tails +Z, roll 0."""
     arm_data = bpy.data.armatures.new(name)
@@ -51,6 +61,15 @@ def _make_armature(name: str, joints_blender: np.ndarray, collection, context):
     view_layer = context.view_layer
     previous_active = view_layer.objects.active
     view_layer.objects.active = arm_obj
+    with with_window(context):
+        _edit_bones(arm_data, joints_blender)
+    view_layer.objects.active = previous_active
+    for pb in arm_obj.pose.bones:
+        pb.rotation_mode = "QUATERNION"
+    return arm_obj
+
+
+def _edit_bones(arm_data, joints_blender: np.ndarray) -> None:
     bpy.ops.object.mode_set(mode="EDIT")
     try:
         bones = []
@@ -67,10 +86,6 @@ def _make_armature(name: str, joints_blender: np.ndarray, collection, context):
             bones.append(eb)
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
-        view_layer.objects.active = previous_active
-    for pb in arm_obj.pose.bones:
-        pb.rotation_mode = "QUATERNION"
-    return arm_obj
 
 
 def _make_mesh(name: str, model: SmplModel, collection, arm_obj):

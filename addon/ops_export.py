@@ -3,16 +3,19 @@
 Exports one character (the armature plus the meshes parented to it) with the preset of the
 target engine (core/fbx_presets.py, docs/fbx_presets.md): 24 deform bones, no leaf bones, only
 this character's action as one baked take, shape keys kept. The user's selection, active
-object and frame are restored afterwards.
+object, frame and frame range are restored afterwards. The take spans the character's own keyed
+frames (a person seen in part of the video gets just those frames), at absolute times.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
+from .anim_shim import action_fcurves
 from .core.fbx_presets import ARMATURE_NODE_NAME, TARGETS, export_settings
 
 _TARGET_ITEMS = (
@@ -43,6 +46,19 @@ def _character_armature(context, name: str):
     return obj
 
 
+def keyed_range(arm) -> tuple[int, int] | None:
+    """First and last scene frame (whole frames) keyed on the armature's action, or None."""
+    firsts, lasts = [], []
+    for fc in action_fcurves(arm):
+        if len(fc.keyframe_points):
+            first, last = fc.range()
+            firsts.append(first)
+            lasts.append(last)
+    if not firsts:
+        return None
+    return math.floor(min(firsts) + 1e-6), math.ceil(max(lasts) - 1e-6)
+
+
 def export_character(context, filepath: str, target: str, object_name: str = "") -> list[str]:
     """Write the character's FBX; returns the exported object names. Raises ExportFailure."""
     arm = _character_armature(context, object_name)
@@ -67,7 +83,9 @@ def export_character(context, filepath: str, target: str, object_name: str = "")
                             "Link the character's collection to the scene and make it visible.")
     was_selected = [obj.name for obj in view_layer.objects if obj.select_get()]
     was_active = view_layer.objects.active
-    frame = context.scene.frame_current
+    scene = context.scene
+    frame, frame_range = scene.frame_current, (scene.frame_start, scene.frame_end)
+    keyed = keyed_range(arm)
     hidden = {obj.name: obj.hide_get() for obj in members}
     arm_name = arm.name
     try:
@@ -79,6 +97,8 @@ def export_character(context, filepath: str, target: str, object_name: str = "")
             obj.hide_set(False)
             obj.select_set(True)
         view_layer.objects.active = arm
+        if keyed is not None:
+            scene.frame_start, scene.frame_end = keyed[0], max(keyed[1], keyed[0])
         # The node name some engines expect; only when no other datablock has it (nothing of the
         # user's is ever renamed), and put back afterwards.
         node_name = ARMATURE_NODE_NAME.get(target.upper())
@@ -95,7 +115,8 @@ def export_character(context, filepath: str, target: str, object_name: str = "")
         for name, state in hidden.items():
             bpy.data.objects[name].hide_set(state)
         view_layer.objects.active = was_active
-        context.scene.frame_set(frame)
+        scene.frame_start, scene.frame_end = frame_range
+        scene.frame_set(frame)
     return [obj.name for obj in members]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from .character import CharacterOptions, build_character
+from .character import CharacterOptions, build_character, with_window
 from .core.result_io import ResultError, load_all_tracks, read_result
 from .core.smpl_model import SmplModelError, load_smpl_model
 from .scene_camera import apply_scene_settings, build_camera
@@ -111,7 +111,8 @@ def import_result(context, directory: str, data_dir: str = "", options: Characte
                     "in the model data folder (was the result made with another SMPL file?)")
 
     if context.mode != "OBJECT" and context.view_layer.objects.active is not None:
-        bpy.ops.object.mode_set(mode="OBJECT")
+        with with_window(context):
+            bpy.ops.object.mode_set(mode="OBJECT")
     before = _snapshot()
     scene = context.scene
     try:
@@ -127,7 +128,7 @@ def import_result(context, directory: str, data_dir: str = "", options: Characte
                                   timing)
             report.armatures.append(arm.name)
         if set_scene:
-            apply_scene_settings(scene, info, timing)
+            apply_scene_settings(scene, info, timing, max(int(t.frame_index[-1]) for t in tracks))
             scene.camera = camera
     except Exception:
         _remove_new(before)

@@ -6,6 +6,7 @@ with the video as its background, plus the scene's fps, frame range and resoluti
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import bpy
@@ -35,15 +36,27 @@ def camera_intrinsics(info: ResultInfo) -> dict:
     }
 
 
-def apply_scene_settings(scene, info: ResultInfo, timing: rig_math.Timing) -> None:
-    """fps (29.97 -> 30 / 1.001), frame range of the whole video, render size of the video."""
+def apply_scene_settings(scene, info: ResultInfo, timing: rig_math.Timing, last_video_frame: int = 0) -> None:
+    """fps (29.97 -> 30 / 1.001), frame range of the whole video (and at least up to the last
+    tracked frame), render size of the video."""
     scene.render.fps, scene.render.fps_base = rig_math.fps_to_blender(timing.scene_fps)
     scene.frame_start = rig_math.FRAME_OFFSET
-    scene.frame_end = timing.frame_end(info.video.frame_count)
+    scene.frame_end = timing.frame_end(max(info.video.frame_count, last_video_frame + 1))
     scene.render.resolution_x = info.video.width
     scene.render.resolution_y = info.video.height
     scene.render.resolution_percentage = 100
     scene.render.pixel_aspect_x = scene.render.pixel_aspect_y = 1.0
+
+
+def _sequence_numbers(images: list[Path]) -> list[int] | None:
+    """The trailing frame number of each file name, or None when a name has none."""
+    numbers = []
+    for image in images:
+        match = re.search(r"(\d+)$", image.stem)
+        if match is None:
+            return None
+        numbers.append(int(match.group(1)))
+    return numbers
 
 
 def _attach_background(cam_data, video_path: str):
@@ -59,14 +72,20 @@ def _attach_background(cam_data, video_path: str):
             images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not images:
                 return f"no images in {path}: the camera has no background", None
+            numbers = _sequence_numbers(images)
+            if numbers is None or numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+                return (f"the images in {path} are not numbered consecutively (like frame_0001.png), "
+                        "which a Blender image sequence needs: the camera has no background"), None
             image = bpy.data.images.load(str(images[0]), check_existing=False)
             image.source = "SEQUENCE"
             bg = cam_data.background_images.new()
             bg.source = "IMAGE"
             bg.image = image
+            # Blender shows file number (scene frame - frame_start + 1 + frame_offset): the first
+            # image (video frame 0) at scene frame 1.
             bg.image_user.frame_start = rig_math.FRAME_OFFSET
             bg.image_user.frame_duration = len(images)
-            bg.image_user.frame_offset = 0
+            bg.image_user.frame_offset = numbers[0] - 1
         elif path.is_file():
             clip = bpy.data.movieclips.load(str(path), check_existing=False)
             clip.frame_start = rig_math.FRAME_OFFSET  # video frame 0 plays at scene frame 1

@@ -61,6 +61,26 @@ def test_video_and_image_folder_backgrounds(bpy_addon, model_data_dir, tmp_path)
     bg = cam_b.background_images[0]
     assert bg.source == "IMAGE" and bg.image.source == "SEQUENCE"
     assert bg.image_user.frame_duration == 4 and bg.image_user.frame_start == 1
+    for scene_frame in (1, 4):  # video frame i (file 000i, numbering from 0) at scene frame i + 1
+        bpy.context.scene.frame_set(scene_frame)
+        shown = bg.image.filepath_from_user(image_user=bg.image_user)
+        assert shown.endswith(f"{scene_frame - 1:04d}.png"), shown
+
+
+def test_unnumbered_image_folder_warns(bpy_addon, model_data_dir, tmp_path):
+    import cv2
+
+    from addon.ops_import import import_result
+
+    frames_dir = tmp_path / "frames"
+    frames_dir.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(frames_dir / name), np.zeros((48, 64, 3), np.uint8))
+    arrays = random_track(np.random.default_rng(0), np.arange(2))
+    folder = write_result(tmp_path / "clip", {1: arrays}, frame_count=2, video_path=str(frames_dir))
+    report = import_result(bpy_addon.context, str(folder), str(model_data_dir))
+    assert any("not numbered consecutively" in w for w in report.warnings)
+    assert report.armatures == ["TCMR track 1"]
 
 
 def test_retimes_when_blender_reads_the_video_at_another_rate(bpy_addon, model_data_dir, tmp_path):
@@ -78,9 +98,9 @@ def test_retimes_when_blender_reads_the_video_at_another_rate(bpy_addon, model_d
         writer.write(np.full((48, 64, 3), i * 40, np.uint8))
     writer.release()
     arrays = random_track(np.random.default_rng(0), np.arange(10))
-    same = write_result(tmp_path / "same", {1: arrays}, frame_count=5, fps=25.0, video_path=str(video))
+    same = write_result(tmp_path / "same", {1: arrays}, frame_count=10, fps=25.0, video_path=str(video))
     assert not import_result(bpy.context, str(same), str(model_data_dir)).warnings[1:]  # only "synthetic"
-    assert bpy.context.scene.frame_end == 5
+    assert bpy.context.scene.frame_end == 10
 
     other = write_result(tmp_path / "other", {1: arrays}, frame_count=10, fps=50.0, video_path=str(video))
     warnings = import_result(bpy.context, str(other), str(model_data_dir)).warnings

@@ -87,11 +87,11 @@ def test_without_pose_correctives_matches_plain_lbs(bpy_addon, model_data_dir, s
 def test_single_frame_track_and_scene_settings(bpy_addon, model_data_dir, smpl_ref, tmp_path):
     bpy = bpy_addon
     arrays = random_track(np.random.default_rng(1), np.array([17]))
-    folder = write_result(tmp_path / "one", {2: arrays}, fps=29.97, frame_count=30, width=720, height=1280)
+    folder = write_result(tmp_path / "one", {2: arrays}, fps=29.97, frame_count=12, width=720, height=1280)
     _import(bpy, folder, model_data_dir)
     scene = bpy.context.scene
     assert scene.render.fps == 30 and scene.render.fps_base == pytest.approx(1.001)
-    assert (scene.frame_start, scene.frame_end) == (1, 30)
+    assert (scene.frame_start, scene.frame_end) == (1, 18)  # to the tracked frame 17 (> frame_count 12)
     assert (scene.render.resolution_x, scene.render.resolution_y) == (720, 1280)
     arm = bpy.data.objects["TCMR track 2"]
     _check_frames(bpy, smpl_ref, arrays, arm, bpy.data.objects["TCMR track 2 body"], rows=[0])
@@ -138,3 +138,15 @@ def test_upright_person_facing_the_camera(bpy_addon, model_data_dir, tmp_path):
     assert head[2] - pelvis[2] > 0.3
     assert 4.5 < pelvis[1] < 5.5
     assert foot[1] < ankle[1]
+
+
+def test_import_from_a_context_without_window(bpy_addon, model_data_dir, tmp_path):
+    """Timer callbacks (how the add-on imports after a background run) have no window in their
+    context, where edit mode is unavailable; the import must still build the rig."""
+    bpy = bpy_addon
+    folder = write_result(tmp_path / "clip", {1: random_track(np.random.default_rng(0), np.arange(2))},
+                          frame_count=2)
+    with bpy.context.temp_override(window=None):
+        assert bpy.context.window is None
+        _import(bpy, folder, model_data_dir)
+    assert len(bpy.data.objects["TCMR track 1"].data.bones) == 24

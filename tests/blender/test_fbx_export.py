@@ -8,7 +8,7 @@ import pytest
 
 from addon.core.skeleton import JOINT_NAMES
 
-from .conftest import bone_heads
+from .conftest import bone_heads, evaluated_vertices
 from .result_factory import random_track, write_result
 
 FRAMES = range(1, 7)  # scene frames of video frames 0..5
@@ -38,6 +38,8 @@ def test_fbx_round_trip(bpy_addon, model_data_dir, tmp_path, target, up_axis, un
     bpy.data.actions.new("Leftover").use_fake_user = True
     arm = bpy.data.objects["TCMR track 1"]
     before = {f: bone_heads(bpy, arm, JOINT_NAMES, f) for f in FRAMES}
+    body = bpy.data.objects["TCMR track 1 body"]
+    mesh_before = {f: evaluated_vertices(bpy, body, f) for f in (2, 5)}
     bpy.context.view_layer.objects.active = None
     out = tmp_path / f"character_{target}.fbx"
     assert bpy.ops.tcmr.export_fbx(filepath=str(out), target=target, object="TCMR track 1") == {"FINISHED"}
@@ -62,6 +64,9 @@ def test_fbx_round_trip(bpy_addon, model_data_dir, tmp_path, target, up_axis, un
     for f in FRAMES:
         err = np.abs(bone_heads(bpy, new_arm, JOINT_NAMES, f) - before[f]).max()
         assert err < 1e-3, f"frame {f}: {err * 1000:.3f} mm"
+    # The skinned body with its animated pose correctives comes back too (weights, shape keys).
+    for f, verts in mesh_before.items():
+        assert np.abs(evaluated_vertices(bpy, meshes[0], f) - verts).max() < 1e-3
 
 
 def test_export_errors(bpy_addon, tmp_path):
@@ -73,3 +78,26 @@ def test_export_errors(bpy_addon, tmp_path):
     with pytest.raises(RuntimeError, match="not an armature"):
         bpy.ops.tcmr.export_fbx(filepath=str(tmp_path / "x.fbx"), target="UNITY", object="Empty")
     assert not (tmp_path / "x.fbx").exists()
+
+
+def test_take_spans_the_characters_own_frames(bpy_addon, model_data_dir, tmp_path):
+    """Two people, the second seen only in video frames 4..7: its FBX take holds those frames."""
+    bpy = bpy_addon
+    rng = np.random.default_rng(4)
+    tracks = {1: random_track(rng, np.arange(10)), 2: random_track(rng, np.arange(4, 8))}
+    folder = write_result(tmp_path / "clip", tracks, frame_count=10)
+    assert bpy.ops.tcmr.import_result(filepath=str(folder), data_dir=str(model_data_dir)) == {"FINISHED"}
+    scene = bpy.context.scene
+    arm = bpy.data.objects["TCMR track 2"]
+    before = {f: bone_heads(bpy, arm, JOINT_NAMES, f) for f in range(5, 9)}
+    scene.frame_set(3)
+    out = tmp_path / "two.fbx"
+    assert bpy.ops.tcmr.export_fbx(filepath=str(out), target="GENERIC", object="TCMR track 2") == {"FINISHED"}
+    assert (scene.frame_start, scene.frame_end, scene.frame_current) == (1, 10, 3)  # restored
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.import_scene.fbx(filepath=str(out), anim_offset=0.0)
+    (new_arm,) = [o for o in bpy.data.objects if o.type == "ARMATURE"]  # only the chosen character
+    assert len([o for o in bpy.data.objects if o.type == "MESH"]) == 1
+    assert tuple(new_arm.animation_data.action.frame_range) == (5.0, 8.0)  # video frames 4..7
+    for f, heads in before.items():
+        assert np.abs(bone_heads(bpy, new_arm, JOINT_NAMES, f) - heads).max() < 1e-3

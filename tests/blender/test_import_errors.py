@@ -89,3 +89,25 @@ def test_missing_video_still_builds_and_warns(bpy_addon, model_data_dir, tmp_pat
     assert report.armatures == ["TCMR track 1", "TCMR track 2"]
     assert any("video not found" in w and "gone.mp4" in w for w in report.warnings)
     assert len(bpy.data.cameras[0].background_images) == 0
+
+
+def test_rest_joints_from_another_smpl_file_warn(bpy_addon, model_data_dir, smpl_ref, tmp_path):
+    """The character is built from the user's SMPL file; a result whose joints_rest came from a
+    different body model is still imported, with a warning naming the gap."""
+    bpy = bpy_addon
+
+    def shifted(betas):
+        v = smpl_ref.v_template + smpl_ref.shapedirs @ betas
+        return smpl_ref.J_regressor @ v + np.array([0.0, 0.02, 0.0])  # 20 mm off
+
+    def exact(betas):
+        return smpl_ref.J_regressor @ (smpl_ref.v_template + smpl_ref.shapedirs @ betas)
+
+    track = random_track(np.random.default_rng(0), np.arange(2))
+    good = write_result(tmp_path / "good", {1: track}, frame_count=2, joints_rest=exact)
+    report = ops_import.import_result(bpy.context, str(good), str(model_data_dir))
+    assert not any("rest joints" in w for w in report.warnings)
+    bad = write_result(tmp_path / "bad", {1: track}, frame_count=2, joints_rest=shifted)
+    report = ops_import.import_result(bpy.context, str(bad), str(model_data_dir))
+    assert any("track 1: its rest joints differ by 20 mm" in w for w in report.warnings)
+    assert len(report.armatures) == 1
