@@ -139,8 +139,11 @@ class TCMR_OT_install_model_data(bpy.types.Operator):
     def execute(self, context):
         prefs_mod = _prefs_mod()
         src = bpy.path.abspath(self.filepath) if self.filepath else ""
-        if not Path(src).exists() and self.directory:  # a folder picked in the file browser
+        if (not src or not Path(src).exists()) and self.directory:  # a folder picked in the browser
             src = bpy.path.abspath(self.directory)
+        if not src:
+            self.report({"ERROR"}, "Choose the official base_data folder or base_data.zip to install from")
+            return {"CANCELLED"}
         prefs = prefs_mod.get_prefs(context)
         dest = bpy.path.abspath(self.data_dir) if self.data_dir else prefs_mod.data_dir(prefs)
         try:
