@@ -6,12 +6,13 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, Po
 
 PEOPLE_ITEMS = (
     ("all", "All People", "One character per tracked person"),
-    ("main", "Main Person", "Only the person seen largest and longest"),
+    ("longest", "Main Person (Longest)", "Only the person seen in the most frames"),
+    ("largest", "Main Person (Largest)", "Only the person who appears largest (closest to the camera)"),
 )
 SMOOTHING_ITEMS = (
     ("none", "None", "Raw network output"),
-    ("light", "Light", "Remove jitter, keep fast motion"),
-    ("strong", "Strong", "Very smooth motion; fast moves are softened"),
+    ("oneeuro", "Light (One Euro)", "Removes jitter and keeps fast motion (one-euro filter)"),
+    ("slerp", "Strong (Slerp)", "Very smooth motion; fast moves are softened (TCMR's evaluation filter)"),
 )
 
 
@@ -24,7 +25,7 @@ class TCMR_ProcessSettings(bpy.types.PropertyGroup):
     frame_end: IntProperty(name="End", default=100, min=1,
                            description="Video frame after the last one processed")
     people: EnumProperty(name="People", items=PEOPLE_ITEMS, default="all")
-    smoothing: EnumProperty(name="Smoothing", items=SMOOTHING_ITEMS, default="light")
+    smoothing: EnumProperty(name="Smoothing", items=SMOOTHING_ITEMS, default="oneeuro")
     bbox: StringProperty(name="Person Box", default="",
                          description="Optional x,y,w,h in pixels: follow one person inside this fixed box "
                                      "(skips detection)")

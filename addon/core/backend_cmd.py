@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PEOPLE = ("all", "main")
-SMOOTHING = ("none", "light", "strong")
+PEOPLE = ("all", "longest", "largest")  # every person, or only the one seen longest / largest
+SMOOTHING = ("none", "oneeuro", "slerp")  # backend `run --smooth` methods
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -27,8 +27,8 @@ class RunSettings:
     device: str = "auto"
     start: int | None = None  # first source frame (inclusive), None = from the start
     end: int | None = None  # last source frame (exclusive), None = to the end
-    people: str = "all"  # "all" tracks, or only the "main" (largest, longest) person
-    smoothing: str = "light"
+    people: str = "all"  # "all" tracks, or only the main person: "longest" or "largest" seen
+    smoothing: str = "oneeuro"
     bbox: tuple[int, int, int, int] | None = None  # one fixed person box (x, y, w, h) px: no detection
 
     def key_fields(self) -> dict:
@@ -84,9 +84,9 @@ def run_argv(python: str, s: RunSettings) -> list[str]:
         argv += ["--start", str(int(s.start))]
     if s.end is not None:
         argv += ["--end", str(int(s.end))]
-    if s.people == "main":
-        argv += ["--max-people", "1"]
-    argv += ["--smoothing", s.smoothing]
+    if s.people != "all":
+        argv += ["--main-person", s.people]
+    argv += ["--smooth", s.smoothing]
     if s.bbox is not None:
         argv += ["--bbox", ",".join(str(int(v)) for v in s.bbox)]
     return argv

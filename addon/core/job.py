@@ -15,6 +15,7 @@ from .protocol import Event
 STAGE_LABELS = {
     "load": "Loading models",
     "decode": "Reading video",
+    "envsetup": "Setting up the environment",
     "detect": "Detecting people",
     "track": "Tracking people",
     "features": "Extracting features",
@@ -138,7 +139,7 @@ class JobState:
 
     def _enter(self, stage: str, message: str | None) -> None:
         self.stage = stage
-        self.stage_label = STAGE_LABELS.get(stage) or message or stage
+        self.stage_label = message or STAGE_LABELS.get(stage) or stage
         self.done = 0.0
         self.total = 0.0
         self.meter.reset()

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_run_argv_is_a_list_that_keeps_spaces_and_quotes_intact():
     s = RunSettings(video="/tmp/my clips/it's \"here\".mp4", out_dir="/tmp/out dir/r 1",
-                    data_dir="/data with space", device="cpu", start=5, end=40, people="main",
+                    data_dir="/data with space", device="cpu", start=5, end=40, people="largest",
                     smoothing="none")
     argv = run_argv("/opt/py thon/bin/python", s)
     assert argv[:5] == ["/opt/py thon/bin/python", "-m", "backend", "run", "--jsonl"]
@@ -33,14 +33,14 @@ def test_run_argv_is_a_list_that_keeps_spaces_and_quotes_intact():
     assert argv[argv.index("--data-dir") + 1] == "/data with space"
     assert argv[argv.index("--start") + 1] == "5" and argv[argv.index("--end") + 1] == "40"
     assert argv[argv.index("--device") + 1] == "cpu"
-    assert argv[argv.index("--max-people") + 1] == "1"
-    assert argv[argv.index("--smoothing") + 1] == "none"
+    assert argv[argv.index("--main-person") + 1] == "largest"
+    assert argv[argv.index("--smooth") + 1] == "none"
 
 
 def test_run_argv_omits_unset_options_and_rejects_bad_choices():
     argv = run_argv("py", RunSettings(video="v.mp4", out_dir="o"))
     assert "--start" not in argv and "--end" not in argv and "--data-dir" not in argv
-    assert "--max-people" not in argv
+    assert "--main-person" not in argv and argv[argv.index("--smooth") + 1] == "oneeuro"
     with pytest.raises(ValueError):
         run_argv("py", RunSettings(video="v", out_dir="o", people="everyone"))
     with pytest.raises(ValueError):
@@ -141,7 +141,7 @@ def test_every_run_argv_the_addon_builds_is_accepted_by_the_backend_parser():
     parser = build_parser()
     for s in (RunSettings(video="/v w/clip.mp4", out_dir="/o d"),
               RunSettings(video="v.mp4", out_dir="o", data_dir="/d", device="cuda", start=3, end=9,
-                          people="main", smoothing="strong", bbox=(1, 2, 30, 40)),
+                          people="longest", smoothing="slerp", bbox=(1, 2, 30, 40)),
               RunSettings(video="v.mp4", out_dir="o", smoothing="none")):
         args = parser.parse_args(run_argv("python", s)[3:])
         assert args.command == "run" and args.device == s.device

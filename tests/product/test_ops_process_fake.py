@@ -85,7 +85,7 @@ def test_run_observes_progress_imports_and_caches(bpy_module, fake_backend, clip
 
     bpy = bpy_module
     monkeypatch.setenv("FAKE_MODE", "ok")
-    assert _run(bpy, fake_backend, clip, tmp_path, people="main", bbox="10,5,40,100") == {"FINISHED"}
+    assert _run(bpy, fake_backend, clip, tmp_path, people="longest", bbox="10,5,40,100") == {"FINISHED"}
     job = ops_process.active_job("run")
     assert job is not None and bpy.context.window_manager.tcmr_job.running
     factors = []
@@ -98,12 +98,12 @@ def test_run_observes_progress_imports_and_caches(bpy_module, fake_backend, clip
     assert st.warning == "track 2 is short (ignored)"
     assert imports == [st.result_path]
     argv = json.loads((Path(st.result_path) / "result.json").read_text())["argv"]
-    assert argv[argv.index("--bbox") + 1] == "10,5,40,100" and "--max-people" in argv
+    assert argv[argv.index("--bbox") + 1] == "10,5,40,100" and "--main-person" in argv
     assert "fake backend log line" in Path(st.log_path).read_text()
     # same clip (copied elsewhere), same settings: imported from the cache, no new process
     copy = tmp_path / "elsewhere.mp4"
     copy.write_bytes(clip.read_bytes())
-    assert _run(bpy, fake_backend, copy, tmp_path, people="main", bbox="10,5,40,100") == {"FINISHED"}
+    assert _run(bpy, fake_backend, copy, tmp_path, people="longest", bbox="10,5,40,100") == {"FINISHED"}
     assert ops_process.active_job("run") is None
     assert imports == [st.result_path, st.result_path]
     assert "cached" in st.message
