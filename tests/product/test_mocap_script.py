@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,5 +36,15 @@ def test_video_to_result_blend_and_fbx(clip, tmp_path, model_data_dir):
     assert (out / "result" / "result.json").is_file()
     assert list((out / "result").glob("track_*.npz"))
     blend, fbx = out / "mocap.blend", out / "mocap.fbx"
-    assert blend.is_file() and blend.read_bytes()[:7] == b"BLENDER"
     assert fbx.is_file() and fbx.read_bytes()[:18] == b"Kaydara FBX Binary"
+    assert b"pelvis" in fbx.read_bytes()
+    probe = ("import bpy, json, sys; bpy.ops.wm.open_mainfile(filepath=sys.argv[1]); "
+             "arm = [o for o in bpy.data.objects if o.type == 'ARMATURE']; "
+             "print(json.dumps({'armatures': len(arm), 'animated': sum(o.animation_data is not None "
+             "and o.animation_data.action is not None for o in arm), "
+             "'cameras': sum(o.type == 'CAMERA' for o in bpy.data.objects)}))")
+    opened = subprocess.run([sys.executable, "-c", probe, str(blend)], capture_output=True, text=True,
+                            timeout=120)
+    assert opened.returncode == 0, opened.stderr[-2000:]
+    info = json.loads(opened.stdout.strip().splitlines()[-1])
+    assert info["armatures"] == 1 and info["animated"] == 1 and info["cameras"] >= 1
