@@ -9,7 +9,8 @@
 3. In the bpy module: register the add-on from this repository, `tcmr.import_result`, then
    Workbench renders: from the character's (video) camera with a transparent background,
    composited over the video frame; and from the side.
-No panel pictures: a panel cannot be captured without a window, and a drawn mock would not
+The committed pictures: `--video tennis.mp4 --end 40` (the project's real test clip), synthetic
+model data. No panel pictures: a panel cannot be captured without a window, and a drawn mock would not
 show the real thing.
 """
 
@@ -28,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def synthetic_clip(path: Path, frames: int = 24, size=(320, 240)) -> tuple[Path, str]:
+def synthetic_clip(path: Path, frames: int = 24, size=(480, 360)) -> tuple[Path, str]:
     """A small clip with a figure in the middle; returns it and a person box around the figure."""
     sys.path.insert(0, str(REPO / "tests" / "product"))
     from conftest import write_clip  # the same generator the product tests use
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--end", type=int, default=24, help="process frames [0, end)")
     p.add_argument("--data-dir", default="", help="model data (default: fresh SYNTHETIC files)")
     p.add_argument("--out", default=str(REPO / "docs" / "images"))
-    p.add_argument("--width", type=int, default=480, help="width of the saved pictures in pixels")
+    p.add_argument("--width", type=int, default=440, help="width of the saved pictures in pixels")
     p.add_argument("--result", default="", help="render this existing result instead of running the backend "
                                                  "(its video must be readable)")
     args = p.parse_args(argv)
@@ -177,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         meshes = [o for o in scene.objects if o.type == "MESH"]
         if not cams or not meshes:
             raise RuntimeError("the import made no camera or no mesh")
-        scene.frame_set(frame_index + 1)  # the import puts video frame i on scene frame i + 1
+        # the import puts video frame i on scene frame 1 + i (x scene fps / video fps when Blender
+        # decodes the clip at another rate)
+        ratio = scene.render.fps / scene.render.fps_base / float(info["video"]["fps"])
+        scene.frame_set(1 + round(frame_index * ratio))
         render(bpy, scene.camera or cams[0], tmp / "front.png", (width, height), transparent=True)
         background = video_frame(video, frame_index)
         composite(tmp / "front.png", background, out / "character_over_video.png", args.width)
