@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from .protocol import Event
+from .protocol import PROTOCOL_VERSION, Event
 
 # Readable names for the run pipeline's stages; an unknown stage shows its own name.
 STAGE_LABELS = {
@@ -120,6 +120,9 @@ class JobState:
             self.device = event.get("device", "")
             self.backend_version = event.get("backend_version", "")
             self.protocol = event.get("protocol")
+            if self.protocol is not None and self.protocol > PROTOCOL_VERSION:
+                message = f"the backend speaks protocol {self.protocol}, this add-on knows {PROTOCOL_VERSION}"
+                self.warnings.append(("PROTOCOL_NEWER", message, "Update the add-on to match the backend."))
         elif kind == "stage":
             self._enter(event.get("stage", ""), event.get("message"))
         elif kind == "progress":

@@ -88,3 +88,9 @@ def test_format_eta():
     assert format_eta(None) == "--"
     assert format_eta(65.4) == "1:05"
     assert format_eta(3725) == "1:02:05"
+
+
+def test_newer_protocol_is_a_warning_not_a_failure():
+    state = JobState()
+    state.apply(parse_line('{"event": "hello", "protocol": 7, "device": "cuda"}'), 0.0)
+    assert state.warnings[0][0] == "PROTOCOL_NEWER" and not state.finished and state.device == "cuda"
