@@ -48,11 +48,14 @@ class TCMR_OT_create_backend_env(bpy.types.Operator):
     bl_label = "Create Environment"
     bl_options = {"REGISTER"}
 
+    env_dir: StringProperty(name="Environment Folder", subtype="DIR_PATH", description="Empty = preferences")
+    wheel_dir: StringProperty(name="Offline Wheels", subtype="DIR_PATH", description="Empty = preferences")
+
     def execute(self, context):
         prefs_mod = _prefs_mod()
         prefs = prefs_mod.get_prefs(context)
-        env = prefs_mod.env_dir(prefs)
-        wheels = bpy.path.abspath(prefs.wheel_dir) if prefs and prefs.wheel_dir else ""
+        env = Path(bpy.path.abspath(self.env_dir)) if self.env_dir else prefs_mod.env_dir(prefs)
+        wheels = bpy.path.abspath(self.wheel_dir or (prefs.wheel_dir if prefs else ""))
         if not wheels and not bpy.app.online_access:
             self.report({"ERROR"}, "Online access is off. Allow it in Preferences > System > Network, "
                                    "or choose an offline wheel folder")

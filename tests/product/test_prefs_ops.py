@@ -42,3 +42,30 @@ def test_backend_buttons_name_the_fix_when_no_environment_exists(bpy_module, tmp
         bpy_module.ops.tcmr.test_backend()
     with pytest.raises(RuntimeError, match="Create the environment"):
         bpy_module.ops.tcmr.selftest_backend()
+
+
+def test_create_environment_runs_as_a_polled_job_and_reports_pip_failure(bpy_module, tmp_path):
+    """Offline from an empty wheel folder: the job runs without blocking, shows its stages and
+    ends with the installer's error and a hint; its log holds pip's output."""
+    from pathlib import Path
+
+    from addon import ops_process
+    from addon.core.backend_cmd import venv_python
+
+    from .conftest import poll_until
+
+    bpy = bpy_module
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    res = bpy.ops.tcmr.create_backend_env(env_dir=str(tmp_path / "env"), wheel_dir=str(wheels))
+    assert res == {"FINISHED"}
+    job = ops_process.active_job("aux")
+    assert job is not None and job.kind == "env"
+    labels = set()
+    wm = bpy.context.window_manager
+    poll_until(ops_process, job, 240, on_tick=lambda j: labels.add(wm.tcmr_aux.stage_label))
+    st = bpy.context.window_manager.tcmr_aux
+    assert st.error_code == "INSTALL_FAILED" and "wheel folder" in st.error_hint
+    assert any("Installing" in label for label in labels)
+    assert venv_python(tmp_path / "env").exists()  # the venv itself was made
+    assert "pip" in Path(st.log_path).read_text()
