@@ -165,21 +165,16 @@ def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable
             batches.shrink("regress")
 
 
-def _tracking_api():
-    """The SORT tracker and main-person selection (backend.tracking, or backend.detection)."""
+def _tracking_api(name: str):
+    """One name of the tracking interface (backend.tracking, or backend.detection)."""
     import backend.detection as detection
     import backend.tracking as tracking
 
-    names = ("Tracker", "TrackerConfig", "select_main")
-    found = []
-    for name in names:
-        obj = getattr(tracking, name, None) or getattr(detection, name, None)
-        if obj is None:
-            raise BackendError(Code.INTERNAL,
-                               f"person tracking is not available in this build ({name} missing)",
-                               "Use --bbox X,Y,W,H to give the person's box.")
-        found.append(obj)
-    return found
+    obj = getattr(tracking, name, None) or getattr(detection, name, None)
+    if obj is None:
+        raise BackendError(Code.INTERNAL, f"person tracking is not available in this build ({name} missing)",
+                           "Use --bbox X,Y,W,H to give the person's box.")
+    return obj
 
 
 def _select_main(tracks: list[Track], mode: str, select_main) -> list[Track]:
@@ -328,14 +323,16 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
                          "Install the real model data (see `python -m backend check`).")
     select_main = None
     if config.bbox is None:
-        Tracker, TrackerConfig, select_main = _tracking_api()
+        if config.main_person != "none":
+            select_main = _tracking_api("select_main")
         if detector is None:
-            from backend.detection import DetectorConfig, make_detector
-
-            detector = make_detector(DetectorConfig(onnx_path=config.detector))
+            detector_config = _tracking_api("DetectorConfig")(onnx_path=config.detector)
+            detector = _tracking_api("make_detector")(detector_config)
         if tracker_factory is None:
+            tracker_class, tracker_config = _tracking_api("Tracker"), _tracking_api("TrackerConfig")
+
             def tracker_factory():
-                return Tracker(TrackerConfig())
+                return tracker_class(tracker_config())
     timings["load"] = time.perf_counter() - t0
 
     with ResultWriter(config.out) as writer:

@@ -30,8 +30,8 @@ class SmoothingConfig:
     rot_min_cutoff: float = 0.004
     rot_beta: float = 0.7
     # one-euro, translation in metres per frame: cut noise at rest, follow real motion
-    transl_min_cutoff: float = 0.01
-    transl_beta: float = 10.0
+    transl_min_cutoff: float = 0.02
+    transl_beta: float = 1.0
     d_cutoff: float = 1.0
     # slerp / exponential weight of the new sample
     slerp_weight: float = 0.3
