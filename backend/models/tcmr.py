@@ -26,3 +26,10 @@ class TCMR(nn.Module):
         out = self.regressor(feature)
         out["scores"] = scores
         return out
+
+    def forward_indexed(self, frames: torch.Tensor, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """frames (F,2048) of one track, idx (B,16) window frame indices -> as forward(frames[idx])."""
+        feature, scores = self.encoder.integrate(self.encoder.branches_indexed(frames, idx))
+        out = self.regressor(feature)
+        out["scores"] = scores
+        return out

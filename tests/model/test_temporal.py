@@ -49,6 +49,31 @@ def test_past_reads_0_to_7_and_future_reads_9_to_15(models, window, frame, sees_
     assert _changed(z0[1], z1[1]) > 1e-5  # the bidirectional GRU sees every frame
 
 
+def test_indexed_cpu_path_equals_gathered_windows(models):
+    from backend.windowing import window_indices
+
+    frames = torch.from_numpy(make_features(20, seed=8))
+    rng = np.random.default_rng(1)
+    idx = torch.from_numpy(np.concatenate([window_indices(20), rng.integers(0, 20, (5, 16))]))
+    with torch.inference_mode():
+        gathered = models.tcmr.encoder.branches(frames[idx])
+        indexed = models.tcmr.encoder.branches_indexed(frames, idx)
+        out_g, out_i = models.tcmr(frames[idx]), models.tcmr.forward_indexed(frames, idx)
+    np.testing.assert_allclose(indexed.numpy(), gathered.numpy(), atol=2e-6)
+    np.testing.assert_allclose(out_i["rotmat"].numpy(), out_g["rotmat"].numpy(), atol=2e-6)
+
+
+def test_indexed_path_forecast_branches_never_see_the_centre_frame(models):
+    frames = torch.from_numpy(make_features(16, seed=12))
+    idx = torch.arange(16)[None]
+    with torch.inference_mode():
+        z0 = models.tcmr.encoder.branches_indexed(frames, idx)[0]
+        frames[8] += 1.0
+        z1 = models.tcmr.encoder.branches_indexed(frames, idx)[0]
+    assert _changed(z0[0], z1[0]) == 0.0 and _changed(z0[2], z1[2]) == 0.0
+    assert _changed(z0[1], z1[1]) > 1e-4
+
+
 def test_attention_tanh_logits_and_no_activation_after_fc(models):
     """Large weights make the final tanh and the missing fc activation matter."""
     att = models.tcmr.encoder.attention
