@@ -34,6 +34,7 @@ from backend.tracking import Track, fixed_track
 from backend.video import DEFAULT_IMAGE_FPS, FrameSource
 
 MAIN_PERSON_MODES = ("none", "longest", "largest")
+REGRESS_CHUNK = 512  # track rows per regress_track call (bounds its time and memory per call)
 FOCAL_RULE = ("sqrt(W^2 + H^2) px: the image diagonal, a ~53 degree diagonal field of view (CLIFF's "
               "assumption for an unknown camera); TCMR's own 5000 px on a 224 crop is a near-orthographic "
               "stand-in, not a lens")
@@ -152,7 +153,7 @@ def _backbone(models, crops: np.ndarray, batches: _Batches) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable[[int, int], None]) -> dict:
+def _regress_once(models, features: np.ndarray, batches: _Batches, progress) -> dict:
     from backend.models.inference import regress_track
 
     while True:
@@ -163,6 +164,31 @@ def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable
                 raise
             _free_device_memory(models)
             batches.shrink("regress")
+
+
+def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable[[int, int], None],
+             chunk: int = REGRESS_CHUNK) -> dict:
+    """One track's features (F,2048) -> regress_track's outputs (F, ...), in chunks of `chunk` rows.
+
+    Each chunk [a, b) is regressed with MID frames of context before and SEQLEN-MID-1 after it
+    (clipped at the track's ends) and only its own rows are kept: every row then gets exactly the
+    window it gets in the whole track (real windows need that context; static windows occur only
+    at the track's ends, where the chunk ends too). Time and memory stay linear in F.
+    """
+    from backend.windowing import MID, SEQLEN
+
+    num = len(features)
+    parts: list[dict] = []
+    for a in range(0, num, chunk):
+        b = min(a + chunk, num)
+        lo, hi = max(a - MID, 0), min(b + SEQLEN - MID - 1, num)
+
+        def inner(done, _total, a=a, b=b, lo=lo):
+            progress(a + min(b - a, max(0, done - (a - lo))), num)
+
+        out = _regress_once(models, features[lo:hi], batches, inner)
+        parts.append({k: v[a - lo:b - lo] for k, v in out.items()})
+    return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
 
 
 def _tracking_api(name: str):
