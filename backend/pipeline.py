@@ -35,6 +35,7 @@ from backend.video import DEFAULT_IMAGE_FPS, FrameSource
 
 MAIN_PERSON_MODES = ("none", "longest", "largest")
 REGRESS_CHUNK = 512  # track rows per regress_track call (bounds its time and memory per call)
+REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d")  # the per-frame outputs a result keeps
 FOCAL_RULE = ("sqrt(W^2 + H^2) px: the image diagonal, a ~53 degree diagonal field of view (CLIFF's "
               "assumption for an unknown camera); TCMR's own 5000 px on a 224 crop is a near-orthographic "
               "stand-in, not a lens")
@@ -187,7 +188,7 @@ def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable
             progress(a + min(b - a, max(0, done - (a - lo))), num)
 
         out = _regress_once(models, features[lo:hi], batches, inner)
-        parts.append({k: v[a - lo:b - lo] for k, v in out.items()})
+        parts.append({k: v[a - lo:b - lo] for k, v in out.items() if k in REGRESS_KEYS})
     return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
 
 

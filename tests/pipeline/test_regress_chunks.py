@@ -16,7 +16,7 @@ def _fake_regress(models, features, batch_size, progress=None):
     win = features[window_indices(len(features))][..., 0]  # (F, 16)
     if progress is not None:
         progress(len(features), len(features))
-    return {"win": win.astype(np.int64)}
+    return {"pose": win.astype(np.int64), "rotmat": win}
 
 
 @pytest.mark.parametrize("frames", [1, 5, 15, 16, 17, 23, 40, 101])
@@ -28,7 +28,8 @@ def test_chunked_windows_equal_whole_track_windows(monkeypatch, frames, chunk):
     seen = []
     out = _regress(None, features, _Batches(8, 8, NullReporter()), lambda d, t: seen.append((d, t)),
                    chunk=chunk)
-    assert np.array_equal(out["win"], window_indices(frames))
+    assert np.array_equal(out["pose"], window_indices(frames))
+    assert set(out) == {"pose"}  # only the kept keys
     done = [d for d, _ in seen]
     assert done == sorted(done) and done[-1] == frames and all(t == frames for _, t in seen)
 
