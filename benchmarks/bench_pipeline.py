@@ -63,18 +63,21 @@ def _run_child(args: list[str]) -> dict:
                             text=True)
     stage_start: dict[str, float] = {}
     events = []
+    finished = 0.0
     for line in proc.stdout:
         event = json.loads(line)
         events.append(event)
         if event["event"] == "stage":
             stage_start[event["stage"]] = time.perf_counter() - start
+        elif event["event"] in ("result", "error"):
+            finished = time.perf_counter() - start  # the last stage ends here, not at process exit
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
     if events[-1]["event"] != "result":
         raise SystemExit(f"run failed: {events[-1]}")
     names = list(stage_start)
-    stages = {n: (stage_start[names[i + 1]] if i + 1 < len(names) else wall) - stage_start[n]
+    stages = {n: (stage_start[names[i + 1]] if i + 1 < len(names) else finished) - stage_start[n]
               for i, n in enumerate(names)}
     return {"result": events[-1], "stages": stages, "wall": wall, "peak_mib": usage.ru_maxrss / 1024.0}
 
