@@ -237,16 +237,20 @@ def _pass1(source: FrameSource, config: RunConfig, reporter: Reporter, detector,
     return list(tracker.finish()), count
 
 
-def _filter_tracks(tracks: list[Track], config: RunConfig, reporter: Reporter, select_main) -> list[Track]:
-    kept = [t for t in tracks if len(t) >= config.min_track_length]
+def _filter_tracks(tracks: list[Track], config: RunConfig, reporter: Reporter, select_main,
+                   decoded: int) -> list[Track]:
+    """Drop tracks shorter than --min-track-length (capped at the decoded frames, so a person seen
+    throughout a shorter clip is kept), then keep the main person if asked."""
+    min_length = min(config.min_track_length, decoded)
+    kept = [t for t in tracks if len(t) >= min_length]
     dropped = len(tracks) - len(kept)
     if dropped:
         reporter.warning("SHORT_TRACKS_DROPPED",
-                         f"{dropped} track(s) shorter than {config.min_track_length} frames were dropped",
+                         f"{dropped} track(s) shorter than {min_length} frames were dropped",
                          "Lower --min-track-length to keep them.")
     kept = _select_main(kept, config.main_person, select_main)
     if not kept:
-        extra = f" ({dropped} shorter than {config.min_track_length} frames were dropped)" if dropped else ""
+        extra = f" ({dropped} shorter than {min_length} frames were dropped)" if dropped else ""
         raise BackendError(Code.NO_PERSON, f"no person was found in {config.input}{extra}",
                            "Give the person's box with --bbox X,Y,W,H (pixels, top-left and size)"
                            + (", or lower --min-track-length" if dropped else "") + ".")
@@ -358,8 +362,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         if tracker_factory is None:
             tracker_class, tracker_config = _tracking_api("Tracker"), _tracking_api("TrackerConfig")
 
-            def tracker_factory():
-                return tracker_class(tracker_config())
+            def tracker_factory():  # length filtering is ours (_filter_tracks), to report what is dropped
+                return tracker_class(tracker_config(min_track_length=1))
     timings["load"] = time.perf_counter() - t0
 
     with ResultWriter(config.out) as writer:
@@ -373,7 +377,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
                              "could be decoded; using the decoded frames",
                              "Nothing to do unless frames are missing at the end.")
         if config.bbox is None:
-            tracks = _filter_tracks(tracks, config, reporter, select_main)
+            tracks = _filter_tracks(tracks, config, reporter, select_main, decoded)
         batches = _Batches(config.batch_size, config.regress_batch_size, reporter)
 
         t0 = time.perf_counter()

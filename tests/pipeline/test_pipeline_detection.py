@@ -87,8 +87,32 @@ def test_short_tracks_are_dropped_with_a_warning(clip, model_data_dir, tmp_path)
     assert sorted(p.name for p in path.iterdir()) == ["result.json", "track_1.npz"]
 
 
-def test_nobody_found(clip, model_data_dir, tmp_path):
+def test_min_length_is_capped_at_the_clip(clip, model_data_dir, tmp_path):
+    """A person seen in every frame of a clip shorter than --min-track-length is kept."""
+    _, fields, events = _run(clip, tmp_path / "o", model_data_dir, min_track_length=100)
+    assert fields["tracks"] == 1  # person A (16 of 16 frames); B (8 frames) dropped
+    assert any(e["event"] == "warning" and e["code"] == "SHORT_TRACKS_DROPPED" for e in events)
+
+
+def test_nobody_found(clip, model_data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(FakeTracker, "update", lambda self, i, dets: None)  # the detector finds nobody
     with pytest.raises(BackendError) as info:
-        _run(clip, tmp_path / "o", model_data_dir, min_track_length=100)
+        _run(clip, tmp_path / "o", model_data_dir)
     assert info.value.code == Code.NO_PERSON and "--bbox" in info.value.hint
+    assert not (tmp_path / "o").exists()
+
+
+def test_real_detector_and_tracker_find_nobody_in_an_empty_scene(model_data_dir, tmp_path):
+    """The default HOG detector and SORT tracker, end to end in process: a plain dark clip."""
+    import cv2
+
+    clip = tmp_path / "empty.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (160, 120))
+    for _ in range(6):
+        writer.write(np.full((120, 160, 3), 30, np.uint8))
+    writer.release()
+    config = RunConfig(input=str(clip), out=str(tmp_path / "o"), data_dir=str(model_data_dir), device="cpu")
+    with pytest.raises(BackendError) as info:
+        run(config, Reporter(jsonl=True, out=io.StringIO()))
+    assert info.value.code == Code.NO_PERSON
     assert not (tmp_path / "o").exists()
