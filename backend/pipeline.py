@@ -442,6 +442,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         }
         out_dir = writer.commit(meta)
         timings["write"] = time.perf_counter() - t0
-    fields = {"tracks": len(entries), "frames": int(decoded), "synthetic": bool(models.synthetic),
+    fields = {"tracks": len(entries), "frames": int(decoded), "person_frames": int(total),
+              "synthetic": bool(models.synthetic),
               "timings_s": {k: round(v, 3) for k, v in timings.items()}}
     return out_dir, fields

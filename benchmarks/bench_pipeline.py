@@ -107,9 +107,10 @@ def _backbone_only(data_dir: Path, device: str, crops: int, batch: int) -> float
 def _report(label: str, run: dict, backbone_s: float) -> None:
     res = run["result"]
     frames = res["frames"]
-    person_frames = frames * res["tracks"]
+    person_frames = res["person_frames"]
     e2e = sum(v for k, v in res["timings_s"].items() if k != "load")
-    print(f"\n== {label}: {frames} frames, {res['tracks']} track(s), peak RSS {run['peak_mib']:.0f} MiB, "
+    print(f"\n== {label}: {frames} frames, {res['tracks']} track(s) = {person_frames} person-frames, "
+          f"peak RSS {run['peak_mib']:.0f} MiB, "
           f"child wall {run['wall']:.1f} s")
     for stage, seconds in run["stages"].items():
         rate = f"{frames / seconds:8.1f} frames/s" if stage != "load" and seconds > 0 else ""
@@ -165,7 +166,7 @@ def main() -> None:
                    "--device", args.device, "--batch-size", str(args.batch_size), "--min-track-length", "1"]
             cli += ["--bbox", bbox] if bbox else []
             run = _run_child(cli)
-            crops = run["result"]["frames"] * run["result"]["tracks"]
+            crops = run["result"]["person_frames"]
             backbone_s = _backbone_only(data_dir, args.device, crops, args.batch_size)
             _report(label, run, backbone_s)
             runs.append(run)
