@@ -182,7 +182,7 @@ def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable
     from backend.windowing import MID, SEQLEN
 
     num = len(features)
-    parts: list[dict] = []
+    result: dict[str, np.ndarray] = {}  # filled in place: no list of parts, no concatenated copy
     for a in range(0, num, chunk):
         b = min(a + chunk, num)
         lo, hi = max(a - MID, 0), min(b + SEQLEN - MID - 1, num)
@@ -191,8 +191,12 @@ def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable
             progress(a + min(b - a, max(0, done - (a - lo))), num)
 
         out = _regress_once(models, features[lo:hi], batches, inner)
-        parts.append({k: v[a - lo:b - lo] for k, v in out.items() if k in REGRESS_KEYS})
-    return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
+        for key in REGRESS_KEYS:
+            if key in out:
+                if key not in result:
+                    result[key] = np.empty((num, *out[key].shape[1:]), dtype=out[key].dtype)
+                result[key][a:b] = out[key][a - lo:b - lo]
+    return result
 
 
 def _tracking_api(name: str):
@@ -393,10 +397,12 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         reporter.stage("regress", f"Regressing SMPL for {len(tracks)} person(s)")
         outputs = []
         offset = 0
-        for track, feats in zip(tracks, features):
+        for n, track in enumerate(tracks):
             def progress(done, _total, base=offset):
                 reporter.progress("regress", base + done, total)
-            outputs.append(_regress(models, feats, batches, progress))
+            outputs.append(_regress(models, features[n], batches, progress))
+            if not config.save_features:
+                features[n] = None  # (F,2048) no longer needed: free it before the next track
             offset += len(track)
         timings["regress"] = time.perf_counter() - t0
 
