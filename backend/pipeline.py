@@ -34,7 +34,6 @@ from backend.tracking import Track, fixed_track
 from backend.video import DEFAULT_IMAGE_FPS, FrameSource
 
 MAIN_PERSON_MODES = ("none", "longest", "largest")
-REGRESS_CHUNK = 512  # track rows per regress_track call (bounds its time and memory per call)
 REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d")  # the per-frame outputs a result keeps
 FOCAL_RULE = ("sqrt(W^2 + H^2) px: the image diagonal, a ~53 degree diagonal field of view (CLIFF's "
               "assumption for an unknown camera); TCMR's own 5000 px on a 224 crop is a near-orthographic "
@@ -157,46 +156,20 @@ def _backbone(models, crops: np.ndarray, batches: _Batches) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-def _regress_once(models, features: np.ndarray, batches: _Batches, progress) -> dict:
+def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable[[int, int], None]) -> dict:
+    """One track's features (F,2048) -> regress_track's outputs (F, ...), retried with smaller
+    window batches on out-of-memory. Time and memory are linear in F (backend.models.temporal)."""
     from backend.models.inference import regress_track
 
     while True:
         try:
-            return regress_track(models, features, batch_size=batches.regress, progress=progress)
+            out = regress_track(models, features, batch_size=batches.regress, progress=progress)
+            return {key: out[key] for key in REGRESS_KEYS if key in out}
         except (RuntimeError, MemoryError) as exc:
             if not (_is_oom(exc) or isinstance(exc, MemoryError)):
                 raise
             _free_device_memory(models)
             batches.shrink("regress")
-
-
-def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable[[int, int], None],
-             chunk: int = REGRESS_CHUNK) -> dict:
-    """One track's features (F,2048) -> regress_track's outputs (F, ...), in chunks of `chunk` rows.
-
-    Each chunk [a, b) is regressed with MID frames of context before and SEQLEN-MID-1 after it
-    (clipped at the track's ends) and only its own rows are kept: every row then gets exactly the
-    window it gets in the whole track (real windows need that context; static windows occur only
-    at the track's ends, where the chunk ends too). Time and memory stay linear in F.
-    """
-    from backend.windowing import MID, SEQLEN
-
-    num = len(features)
-    result: dict[str, np.ndarray] = {}  # filled in place: no list of parts, no concatenated copy
-    for a in range(0, num, chunk):
-        b = min(a + chunk, num)
-        lo, hi = max(a - MID, 0), min(b + SEQLEN - MID - 1, num)
-
-        def inner(done, _total, a=a, b=b, lo=lo):
-            progress(a + min(b - a, max(0, done - (a - lo))), num)
-
-        out = _regress_once(models, features[lo:hi], batches, inner)
-        for key in REGRESS_KEYS:
-            if key in out:
-                if key not in result:
-                    result[key] = np.empty((num, *out[key].shape[1:]), dtype=out[key].dtype)
-                result[key][a:b] = out[key][a - lo:b - lo]
-    return result
 
 
 def _tracking_api(name: str):
