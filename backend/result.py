@@ -11,7 +11,6 @@ an exception) deletes its staging folder, so an older result in --out stays inta
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.errors import BackendError, Code
+from backend.fileio import json_text, write_atomic
 
 FORMAT_VERSION = 1
 RESULT_FILE = "result.json"
@@ -122,7 +122,7 @@ class ResultWriter:
 
     def commit(self, meta: dict) -> Path:
         """Replace any older result with the staged tracks + `meta` as result.json (written last)."""
-        text = json.dumps(meta, indent=2, default=_jsonable)
+        text = json_text(meta, indent=2)
         moved: list[Path] = []
         with _signals_held():
             try:
@@ -132,18 +132,15 @@ class ResultWriter:
                 for name in self.files:
                     os.replace(self.staging / name, self.out_dir / name)
                     moved.append(self.out_dir / name)
-                tmp = self.out_dir / f".{RESULT_FILE}.{os.getpid()}.tmp"
-                try:
-                    tmp.write_text(text, encoding="utf-8")
-                    os.replace(tmp, self.out_dir / RESULT_FILE)
-                finally:
-                    tmp.unlink(missing_ok=True)
-            except OSError as exc:
+                write_atomic(self.out_dir / RESULT_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+            except (OSError, BackendError) as exc:
                 for path in moved:
                     path.unlink(missing_ok=True)
                 self.abort()
+                reason = exc.message if isinstance(exc, BackendError) else exc
                 raise BackendError(Code.OUTPUT_UNWRITABLE,
-                                   f"cannot write the result into {self.out_dir}: {exc}", _OUT_HINT) from None
+                                   f"cannot write the result into {self.out_dir}: {reason}",
+                                   _OUT_HINT) from None
             self.committed = True
             shutil.rmtree(self.staging, ignore_errors=True)
         return self.out_dir
@@ -158,11 +155,3 @@ class ResultWriter:
         if self._created_out:
             with contextlib.suppress(OSError):
                 self.out_dir.rmdir()  # only when empty: never removes anything else
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
