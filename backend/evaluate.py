@@ -24,10 +24,7 @@ the real model (`backend.models`) and to smplx's LBS for the ground-truth meshes
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,6 +35,7 @@ from backend import __version__, metrics
 from backend.errors import BackendError, Code
 from backend.evaldb import Sequence
 from backend.events import NullReporter, Reporter
+from backend.fileio import json_text, write_atomic
 
 MIN_FRAMES = 16  # official seqlen: shorter sequences produce no evaluation window
 REPORT_VERSION = 1
@@ -234,35 +232,9 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    return value
-
-
 def write_report(path: Path, report: dict) -> None:
     """JSON to a temporary file in the same folder, then renamed: never a half-written report."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BackendError(Code.OUTPUT_UNWRITABLE, f"cannot create the folder {path.parent}: {exc}",
-                           "Choose an --out path in a folder you can write to.") from None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(_jsonable(report), indent=1) + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise BackendError(Code.OUTPUT_UNWRITABLE, f"cannot write {path}: {exc}",
-                           "Choose an --out path in a folder you can write to, with free space.") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    write_atomic(path, lambda tmp: tmp.write_text(json_text(report), encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------------------------------

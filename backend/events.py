@@ -17,13 +17,13 @@ same calls draw a human progress bar on stderr instead.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from typing import TextIO
 
 from backend import PROTOCOL_VERSION, __version__
 from backend.errors import BackendError
+from backend.fileio import json_text
 
 
 class Reporter:
@@ -47,7 +47,7 @@ class Reporter:
     # -- low level ---------------------------------------------------------------------------
     def emit(self, event: str, **fields) -> None:
         if self.jsonl:
-            self.out.write(json.dumps({"event": event, **fields}, default=_jsonable) + "\n")
+            self.out.write(json_text({"event": event, **fields}, indent=None))
             self.out.flush()
 
     def log(self, message: str) -> None:
@@ -131,10 +131,3 @@ class NullReporter(Reporter):
 
     def _draw_bar(self, *args) -> None:
         return
-
-
-def _jsonable(value):
-    """json.dumps fallback for numpy scalars and paths."""
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)

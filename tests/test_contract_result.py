@@ -60,3 +60,35 @@ def test_reader_reads_the_contract(tmp_path):
     assert np.array_equal(track.frame_index, [10, 11, 12, 14, 15])
     for key in ("global_orient", "body_pose", "betas", "transl", "joints_rest"):
         assert np.allclose(getattr(track, key), arrays[key]), key
+
+
+def test_backend_writer_round_trip(tmp_path):
+    """The backend's own writer (backend/result.py) -> the add-on's reader: every value survives."""
+    from backend.result import ResultWriter, track_arrays
+
+    rng = np.random.default_rng(1)
+    t = 6
+    frames = np.array([3, 4, 5, 7, 8, 9])
+    pose = rng.normal(size=(t, 72))
+    boxes = np.tile([60.0, 50.0, 40.0, 40.0], (t, 1))
+    arrays = track_arrays(frames, pose, rng.normal(size=(t, 10)), rng.normal(size=(t, 3)),
+                          rng.normal(size=(t, 3)), boxes, rng.normal(size=(t, 49, 3)),
+                          rng.normal(size=(24, 3)))
+    meta = {"format_version": 1,
+            "producer": {"name": "tcmr-mocap-backend", "version": "0.1.0", "synthetic_model_data": True},
+            "config": {},
+            "video": {"path": "/x.mp4", "fps": 25.0, "frame_count": 10, "width": 160, "height": 120},
+            "camera": {"model": "pinhole", "focal_length_px": 200.0, "principal_point_px": [80.0, 60.0],
+                       "focal_source": "default"},
+            "tracks": [{"id": 5, "file": "track_5.npz", "num_frames": t, "first_frame": 3, "last_frame": 9}]}
+    with ResultWriter(tmp_path / "res") as writer:
+        writer.write_track(5, arrays)
+        writer.commit(meta)
+    info = read_result(tmp_path / "res")
+    assert info.synthetic_model_data and info.video.fps == 25.0 and info.camera.focal_length_px == 200.0
+    (track,) = load_all_tracks(info)
+    assert track.id == 5 and np.array_equal(track.frame_index, frames)
+    assert np.allclose(track.global_orient, pose[:, :3], atol=1e-6)
+    assert np.allclose(track.body_pose, pose[:, 3:].reshape(t, 23, 3), atol=1e-6)
+    for key in ("betas", "transl", "joints_rest"):
+        assert np.allclose(getattr(track, key), arrays[key]), key

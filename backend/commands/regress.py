@@ -8,12 +8,12 @@ written to a temporary file first and renamed, so a failed run leaves nothing be
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import numpy as np
 
 from backend.errors import BackendError, Code
+from backend.fileio import write_atomic
 
 HELP = "run TCMR's temporal model + regressor on precomputed (F,2048) features of one person"
 NEEDS_DEVICE = True
@@ -61,21 +61,7 @@ def load_features(path: str | Path) -> np.ndarray:
 
 def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """np.savez to a temporary file in the same folder, then rename over `path`."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BackendError(Code.OUTPUT_UNWRITABLE, f"cannot create the folder {path.parent}: {exc}",
-                           "Choose an --out path in a folder you can write to.") from None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise BackendError(Code.OUTPUT_UNWRITABLE, f"cannot write {path}: {exc}",
-                           "Choose an --out path in a folder you can write to, with free space.") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    write_atomic(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
 def execute(args, reporter):

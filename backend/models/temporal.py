@@ -83,8 +83,11 @@ class TemporalEncoder(nn.Module):
         first = [(self.gru_cur, ""), (self.gru_cur, "_reverse"), (self.gru_bef, ""), (self.gru_aft, "")]
         w_ih = torch.cat([getattr(g, f"weight_ih_l0{sfx}") for g, sfx in first])  # (4*3H, 2048)
         b_ih = torch.cat([getattr(g, f"bias_ih_l0{sfx}") for g, sfx in first])  # (4*3H,)
-        proj = torch.addmm(b_ih, frames, w_ih.t())  # (F, 4*3H): per-frame input projections
-        gi = proj[idx.t()]  # (T, B, 4*3H), time-major
+        # Only the frames these windows read: a batch of B windows spans at most B + T - 1 frames,
+        # so a whole track costs time and memory linear in its length.
+        lo, hi = int(idx.min()), int(idx.max()) + 1
+        proj = torch.addmm(b_ih, frames[lo:hi], w_ih.t())  # (S, 4*3H): per-frame input projections
+        gi = proj[(idx - lo).t()]  # (T, B, 4*3H), time-major
         g3 = 3 * HIDDEN
         cur_f, cur_b, bef, aft = (gi[:, :, k * g3:(k + 1) * g3] for k in range(4))
 

@@ -1,0 +1,118 @@
+"""The detection path of the pipeline, in process, with a fake detector and tracker (the stream
+of boxes is known): several people, gaps, short tracks dropped, nobody found."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from backend.errors import BackendError, Code
+from backend.events import Reporter
+from backend.pipeline import RunConfig, run
+from backend.tracking import Track, square_box
+from tests.pipeline.clips import write_mp4
+
+# person A: every frame, box around x 30..90; person B: frames 4..11 only, a box at the right
+BOX_A = (30.0, 10.0, 90.0, 110.0, 0.9)
+BOX_B = (100.0, 20.0, 150.0, 100.0, 0.8)
+
+
+def fake_detector(frame_bgr):
+    fake_detector.index += 1
+    i = fake_detector.index
+    boxes = [BOX_A] + ([BOX_B] if 4 <= i <= 11 else [])
+    return np.array(boxes, dtype=np.float32)
+
+
+class FakeTracker:
+    """Groups boxes by their x1 (one person each), ids in order of appearance from 1."""
+
+    def __init__(self):
+        self.seen: dict[float, list] = {}
+
+    def update(self, frame_index, dets):
+        assert dets.shape[1] == 5 and dets.dtype == np.float32
+        for det in dets:
+            self.seen.setdefault(float(det[0]), []).append((frame_index, square_box(*det[:4])))
+
+    def finish(self):
+        tracks = []
+        for n, rows in enumerate(self.seen.values(), start=1):
+            frames = np.array([r[0] for r in rows], dtype=np.int64)
+            tracks.append(Track(n, frames, np.stack([r[1] for r in rows]), np.zeros(len(rows), bool)))
+        return tracks
+
+
+def _run(clip, out, data_dir, **kw):
+    fake_detector.index = -1
+    stream = io.StringIO()
+    config = RunConfig(input=str(clip), out=str(out), data_dir=str(data_dir), device="cpu", batch_size=8,
+                       **kw)
+    try:
+        path, fields = run(config, Reporter(jsonl=True, out=stream), detector=fake_detector,
+                           tracker_factory=FakeTracker)
+    finally:
+        events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return path, fields, events
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_mp4(tmp_path_factory.mktemp("det") / "two.mp4", 16)
+
+
+def test_every_person_gets_a_track(clip, model_data_dir, tmp_path):
+    path, fields, events = _run(clip, tmp_path / "o", model_data_dir, min_track_length=5)
+    assert fields["tracks"] == 2
+    assert [e["stage"] for e in events if e["event"] == "stage"] == ["load", "detect", "features", "regress",
+                                                                      "write"]
+    meta = json.loads((path / "result.json").read_text())
+    assert [(t["id"], t["first_frame"], t["last_frame"], t["num_frames"]) for t in meta["tracks"]] == [
+        (1, 0, 15, 16), (2, 4, 11, 8)]
+    with np.load(path / "track_2.npz", allow_pickle=False) as b:
+        assert np.array_equal(b["frame_index"], np.arange(4, 12))
+        # corner box 100..150 x 20..100 -> square side 80 around (125, 60) -> top-left (85, 20)
+        assert np.allclose(b["bbox_xywh"], [85.0, 20.0, 80.0, 80.0])
+    features = [e for e in events if e["event"] == "progress" and e["stage"] == "features"]
+    assert features[-1]["done"] == features[-1]["total"] == 24  # 16 + 8 person-frames
+
+
+def test_short_tracks_are_dropped_with_a_warning(clip, model_data_dir, tmp_path):
+    path, fields, events = _run(clip, tmp_path / "o", model_data_dir, min_track_length=10)
+    assert fields["tracks"] == 1
+    assert any(e["event"] == "warning" and e["code"] == "SHORT_TRACKS_DROPPED" for e in events)
+    assert sorted(p.name for p in path.iterdir()) == ["result.json", "track_1.npz"]
+
+
+def test_min_length_is_capped_at_the_clip(clip, model_data_dir, tmp_path):
+    """A person seen in every frame of a clip shorter than --min-track-length is kept."""
+    _, fields, events = _run(clip, tmp_path / "o", model_data_dir, min_track_length=100)
+    assert fields["tracks"] == 1  # person A (16 of 16 frames); B (8 frames) dropped
+    assert any(e["event"] == "warning" and e["code"] == "SHORT_TRACKS_DROPPED" for e in events)
+
+
+def test_nobody_found(clip, model_data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(FakeTracker, "update", lambda self, i, dets: None)  # the detector finds nobody
+    with pytest.raises(BackendError) as info:
+        _run(clip, tmp_path / "o", model_data_dir)
+    assert info.value.code == Code.NO_PERSON and "--bbox" in info.value.hint
+    assert not (tmp_path / "o").exists()
+
+
+def test_real_detector_and_tracker_find_nobody_in_an_empty_scene(model_data_dir, tmp_path):
+    """The default HOG detector and SORT tracker, end to end in process: a plain dark clip."""
+    import cv2
+
+    clip = tmp_path / "empty.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (160, 120))
+    for _ in range(6):
+        writer.write(np.full((120, 160, 3), 30, np.uint8))
+    writer.release()
+    config = RunConfig(input=str(clip), out=str(tmp_path / "o"), data_dir=str(model_data_dir), device="cpu")
+    with pytest.raises(BackendError) as info:
+        run(config, Reporter(jsonl=True, out=io.StringIO()))
+    assert info.value.code == Code.NO_PERSON
+    assert not (tmp_path / "o").exists()
