@@ -9,9 +9,9 @@
 3. In the bpy module: register the add-on from this repository, `tcmr.import_result`, then
    Workbench renders: from the character's (video) camera with a transparent background,
    composited over the video frame; and from the side.
-The committed pictures: `--video tennis.mp4 --end 40` (the project's real test clip), synthetic
-model data. No panel pictures: a panel cannot be captured without a window, and a drawn mock would not
-show the real thing.
+The committed pictures: the generated clip (no `--video`) and synthetic model data; footage we
+hold no rights to is not committed. No panel pictures: a panel cannot be captured without a
+window, and a drawn mock would not show the real thing.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Time tcmr.bake_to_rig against evaluating the same frames with frame_set alone.
 
-    python benchmarks/bake_to_rig.py [FRAMES [MODEL_DATA_DIR]]
+    python benchmarks/bench_bake.py [FRAMES [MODEL_DATA_DIR]]
 
 Prints seconds for the bake, for a bare frame_set loop over the scene before it (only the
 source is animated) and for playing the baked result (the rig evaluated every frame), and
