@@ -182,11 +182,4 @@ _CLASSES = (TCMR_OT_create_backend_env, TCMR_OT_test_backend, TCMR_OT_selftest_b
             TCMR_OT_install_model_data)
 
 
-def register():
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_CLASSES)

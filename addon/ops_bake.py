@@ -282,13 +282,14 @@ _CLASSES = (
 )
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(_CLASSES)
+
+
 def register():
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
+    _register_classes()
     bpy.types.Scene.tcmr_bake = PointerProperty(type=TCMR_BakeSettings)
 
 
 def unregister():
     del bpy.types.Scene.tcmr_bake
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

@@ -154,11 +154,4 @@ class TCMR_OT_export_fbx(bpy.types.Operator):
 _CLASSES = (TCMR_OT_export_fbx,)
 
 
-def register():
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_CLASSES)

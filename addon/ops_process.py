@@ -403,9 +403,11 @@ class TCMR_OT_reimport(bpy.types.Operator):
 _CLASSES = (TCMR_OT_process_video, TCMR_OT_cancel_job, TCMR_OT_job_report, TCMR_OT_open_log, TCMR_OT_reimport)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(_CLASSES)
+
+
 def register():
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
+    _register_classes()
 
 
 def unregister():
@@ -414,5 +416,4 @@ def unregister():
             cancel(job)
     if bpy.app.timers.is_registered(poll_jobs):
         bpy.app.timers.unregister(poll_jobs)
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

@@ -140,11 +140,4 @@ def _wrap(text: str, width: int) -> list[str]:
 _CLASSES = (TCMR_PT_main, TCMR_PT_recent, TCMR_PT_import_export)
 
 
-def register():
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_CLASSES)

@@ -54,9 +54,11 @@ class TCMR_JobStatus(bpy.types.PropertyGroup):
 _CLASSES = (TCMR_ProcessSettings, TCMR_JobStatus)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(_CLASSES)
+
+
 def register():
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
+    _register_classes()
     bpy.types.Scene.tcmr_settings = PointerProperty(type=TCMR_ProcessSettings)
     bpy.types.WindowManager.tcmr_job = PointerProperty(type=TCMR_JobStatus)  # video runs
     bpy.types.WindowManager.tcmr_aux = PointerProperty(type=TCMR_JobStatus)  # check / env / selftest
@@ -66,5 +68,4 @@ def unregister():
     del bpy.types.WindowManager.tcmr_aux
     del bpy.types.WindowManager.tcmr_job
     del bpy.types.Scene.tcmr_settings
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()
