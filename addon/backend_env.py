@@ -74,6 +74,18 @@ def _env_done(job):
         st.message = f"Environment ready: torch {job.result_fields.get('torch', '?')}"
 
 
+def _backend_python(operator, context):
+    """(interpreter path, prefs) of the configured backend; (None, prefs) after reporting when it
+    does not exist yet."""
+    prefs_mod = _prefs_mod()
+    prefs = prefs_mod.get_prefs(context)
+    python = prefs_mod.backend_python(prefs)
+    if not Path(python).is_file():
+        operator.report({"ERROR"}, f"Backend Python not found: {python}. Create the environment first")
+        return None, prefs
+    return python, prefs
+
+
 class TCMR_OT_test_backend(bpy.types.Operator):
     """Run `python -m backend check` with the chosen Python and model data folder and show the answer"""
 
@@ -82,13 +94,10 @@ class TCMR_OT_test_backend(bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     def execute(self, context):
-        prefs_mod = _prefs_mod()
-        prefs = prefs_mod.get_prefs(context)
-        python = prefs_mod.backend_python(prefs)
-        if not Path(python).is_file():
-            self.report({"ERROR"}, f"Backend Python not found: {python}. Create the environment first")
+        python, prefs = _backend_python(self, context)
+        if python is None:
             return {"CANCELLED"}
-        argv = backend_cmd.check_argv(python, prefs_mod.data_dir(prefs))
+        argv = backend_cmd.check_argv(python, _prefs_mod().data_dir(prefs))
         return _start(self, "check", argv, on_finish=_answer_done)
 
 
@@ -100,11 +109,8 @@ class TCMR_OT_selftest_backend(bpy.types.Operator):
     bl_options = {"REGISTER"}
 
     def execute(self, context):
-        prefs_mod = _prefs_mod()
-        prefs = prefs_mod.get_prefs(context)
-        python = prefs_mod.backend_python(prefs)
-        if not Path(python).is_file():
-            self.report({"ERROR"}, f"Backend Python not found: {python}. Create the environment first")
+        python, _ = _backend_python(self, context)
+        if python is None:
             return {"CANCELLED"}
         return _start(self, "selftest", backend_cmd.selftest_argv(python, "cpu"), on_finish=_answer_done)
 
