@@ -49,18 +49,6 @@ def _check_args(args, out: Path) -> None:
                            "Choose an --out path in a folder you can write to.")
 
 
-def _load_models(data_dir, device, checkpoint: Path | None):
-    """The network without the ResNet trunk; a non-default checkpoint replaces the TCMR weights."""
-    from backend.models.loading import load_models
-
-    models = load_models(data_dir, device, backbone=False)
-    if checkpoint is not None:
-        from backend.models.checkpoint import load_tcmr_state
-
-        models.tcmr.load_state_dict(load_tcmr_state(checkpoint), strict=True)
-    return models
-
-
 def execute(args, reporter):
     from backend import datafiles, evaldb
     from backend.evaluate import (
@@ -96,7 +84,9 @@ def execute(args, reporter):
     from backend.device import resolve_device
 
     device = resolve_device(args.device)
-    models = _load_models(data_dir, device, custom_ckpt)
+    from backend.models.loading import load_models
+
+    models = load_models(data_dir, device, backbone=False, tcmr_checkpoint=custom_ckpt)
     if models.synthetic:
         reporter.warning("SYNTHETIC_MODEL_DATA", f"{data_dir} holds synthetic model data (random weights)",
                          "The numbers are meaningless; use the official model files to reproduce the paper.")

@@ -132,16 +132,21 @@ def _build(factory, state: dict[str, torch.Tensor], device: torch.device) -> tor
 
 
 def load_models(data_dir: str | os.PathLike | None, device="cpu", backbone: bool = True,
-                config: ModelConfig | None = None) -> Models:
+                config: ModelConfig | None = None,
+                tcmr_checkpoint: str | os.PathLike | None = None) -> Models:
     """Load the TCMR network (+ the ResNet trunk when `backbone`) and the SMPL layer.
 
     data_dir: a model data folder (None: $TCMR_DATA_DIR or the per-user default);
-    device: torch.device or "auto" | "cpu" | "cuda". Raises BackendError naming file + problem.
+    device: torch.device or "auto" | "cpu" | "cuda"; tcmr_checkpoint: another TCMR checkpoint
+    (e.g. the paper's tcmr_table4_3dpw_test.pth.tar) instead of the folder's
+    tcmr_demo_model.pth.tar, which is then not needed. Raises BackendError naming file + problem.
     """
     config = config or ModelConfig()
     folder = datafiles.resolve_data_dir(data_dir)
     device = _as_device(device)
-    needed = datafiles.files_for("run" if backbone else "regress")
+    tcmr_path = Path(tcmr_checkpoint) if tcmr_checkpoint else folder / datafiles.TCMR_CHECKPOINT.name
+    needed = [f for f in datafiles.files_for("run" if backbone else "regress")
+              if not (tcmr_checkpoint and f is datafiles.TCMR_CHECKPOINT)]
     missing = [f for f in needed if not (folder / f.name).is_file()]
     if missing:
         names = ", ".join(f.name for f in missing)
@@ -152,7 +157,7 @@ def load_models(data_dir: str | os.PathLike | None, device="cpu", backbone: bool
     j_extra = load_regressor_npy(folder / datafiles.J_REGRESSOR_EXTRA.name, 9)
     h36m_path = folder / datafiles.J_REGRESSOR_H36M.name
     j_h36m = load_regressor_npy(h36m_path, 17) if h36m_path.exists() else None
-    tcmr = _build(TCMR, load_tcmr_state(folder / datafiles.TCMR_CHECKPOINT.name), device)
+    tcmr = _build(TCMR, load_tcmr_state(tcmr_path), device)
     trunk = None
     if backbone:
         trunk = _build(ResNet50Trunk, load_backbone_state(folder / datafiles.SPIN_CHECKPOINT.name), device)

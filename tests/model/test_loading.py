@@ -167,3 +167,19 @@ def test_chumpy_free_300_beta_smpl_file_works(model_data_dir, tmp_path):
     out = regress_track(models, np.ones((3, 2048), np.float32), with_verts=True)
     assert np.isfinite(out["verts"]).all() and out["verts"].shape == (3, 6890, 3)
     shutil.rmtree(folder)
+
+
+def test_another_tcmr_checkpoint_replaces_the_folders_one(model_data_dir, tmp_path):
+    """`tcmr_checkpoint=` (evaluate --checkpoint) loads that file, and the folder's default TCMR
+    checkpoint is then not required at all."""
+    folder = _data_copy(model_data_dir, tmp_path / "d")
+    moved = tmp_path / "tcmr_table4_3dpw_test.pth.tar"
+    (folder / "tcmr_demo_model.pth.tar").rename(moved)
+    with pytest.raises(BackendError) as info:
+        load_models(folder, "cpu", backbone=False)
+    assert info.value.code == Code.DATA_MISSING and "tcmr_demo_model.pth.tar" in info.value.message
+    models = load_models(folder, "cpu", backbone=False, tcmr_checkpoint=moved)
+    reference = load_models(model_data_dir, "cpu", backbone=False)
+    for name, value in reference.tcmr.state_dict().items():
+        assert torch.equal(models.tcmr.state_dict()[name], value), name
+    shutil.rmtree(folder)
