@@ -68,16 +68,6 @@ def root_path(source, source_ref, target_ref, scale: float, in_place: bool = Fal
     return np.asarray(target_ref, dtype=np.float64) + offset
 
 
-def continuous_quaternions(quats) -> np.ndarray:
-    """(F,4) quaternions with consecutive keys in the same hemisphere (q and -q are the same
-    rotation, but Blender interpolates the components, so a sign flip spins between keys)."""
-    q = np.array(quats, dtype=np.float64).reshape(-1, 4)
-    for i in range(1, len(q)):
-        if np.dot(q[i - 1], q[i]) < 0.0:
-            q[i] = -q[i]
-    return q
-
-
 def simplify_keys(values, tolerance: float) -> np.ndarray:
     """Indices of the keys to keep so that linear interpolation between kept keys reproduces
     every frame within `tolerance` (max abs error per channel). First and last always stay.

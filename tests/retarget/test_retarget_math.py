@@ -35,14 +35,6 @@ def test_root_path_scales_the_displacement_and_in_place_drops_horizontal_motion(
     assert np.allclose(still, [[0.5, 0.5, 1.8], [0.5, 0.5, 2.0], [0.5, 0.5, 1.6]])
 
 
-def test_continuous_quaternions_removes_sign_flips_only():
-    q = np.array([[1, 0, 0, 0], [-0.99, -0.1, 0, 0], [0.98, 0.2, 0, 0], [0.97, 0.25, 0, 0]], dtype=float)
-    out = rm.continuous_quaternions(q)
-    assert np.all(np.sum(out[1:] * out[:-1], axis=1) > 0)
-    assert np.allclose(np.abs(out), np.abs(q))
-    assert np.allclose(out[0], q[0])
-
-
 def _interpolate(frames, kept, values):
     return np.stack([np.interp(frames, frames[kept], values[kept, c]) for c in range(values.shape[1])], 1)
 
