@@ -99,3 +99,61 @@ def action_fcurves(id_data) -> list:
             if bag is not None:
                 out.extend(bag.fcurves)
     return out
+
+
+# ------------------------------------------------------------------ which action plays on an ID
+
+@dataclass(frozen=True)
+class Assignment:
+    """What animates an ID: its action, the action's slot (None before 4.4) and its NLA use."""
+
+    action: object
+    slot: object
+    use_nla: bool
+
+
+def assignment(id_data) -> Assignment | None:
+    """The ID's current assignment, None when it has no animation data."""
+    anim = id_data.animation_data
+    if anim is None:
+        return None
+    return Assignment(anim.action, anim.action_slot if SLOTTED_ACTIONS else None, anim.use_nla)
+
+
+def detach_action(id_data) -> None:
+    """Play nothing on the ID (no action, NLA off) until an action is assigned again."""
+    anim = id_data.animation_data
+    if anim is not None:
+        anim.action = None
+        anim.use_nla = False
+
+
+def share_action(source, dest) -> None:
+    """Let `dest` play `source`'s action through the same slot. An object copy keeps the action,
+    but its slot must be set explicitly: the automatic match is by the slot's name."""
+    anim = source.animation_data
+    if anim is None:
+        return
+    dest_anim = dest.animation_data or dest.animation_data_create()
+    dest_anim.action = anim.action
+    if SLOTTED_ACTIONS:
+        dest_anim.action_slot = anim.action_slot
+
+
+def revert_assignment(id_data, saved: Assignment | None) -> None:
+    """Put back `saved` (from `assignment`) on the ID. An action assigned since then, e.g. one
+    `write_action` made before a failure, is removed from the file."""
+    anim = id_data.animation_data
+    made = anim.action if anim is not None else None
+    if made is not None and (saved is None or made != saved.action):
+        bpy.data.actions.remove(made)
+    anim = id_data.animation_data
+    if anim is None:
+        return
+    if saved is None:
+        id_data.animation_data_clear()
+        return
+    anim.action = saved.action
+    if SLOTTED_ACTIONS and saved.action is not None:
+        anim.action_slot = saved.slot
+    anim.use_nla = saved.use_nla

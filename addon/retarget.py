@@ -170,10 +170,7 @@ def _make_helper_rig(context, source, helpers: dict) -> dict:
     context.scene.collection.objects.link(rig)
     rig.hide_viewport = False  # a hidden copy (of a hidden source) can't be edited or evaluated
     rig.hide_set(False)
-    if source.animation_data is not None:  # copy keeps it, but set the slot explicitly (fact 7)
-        rig.animation_data.action = source.animation_data.action
-        if bpy.app.version >= (4, 4, 0):
-            rig.animation_data.action_slot = source.animation_data.action_slot
+    anim_shim.share_action(source, rig)  # the copy keeps the action; its slot is set explicitly
     to_local = _rot3(rig.matrix_world).T
     context.view_layer.objects.active = rig
     bpy.ops.object.mode_set(mode="EDIT")
@@ -215,170 +212,282 @@ def _key_values(pose_bone, basis: Matrix, previous):
 
 
 def bake(context, source, target, config: BakeConfig) -> BakeResult:
-    """Bake source's motion onto target as a new action assigned to target (see module doc)."""
+    """Bake source's motion onto target as a new action assigned to target (see module doc).
+
+    The steps, in order: save the scene state the bake touches; face the target like the
+    source; build the helper rig and the Copy Rotation constraints; sample every frame as the
+    target's local pose values (`_sample_motion`); remove every helper; then write the keys.
+    Passes that refine the sampled motion on the target rig (a foot IK pass, say) belong at
+    the marked boundary between sampling and writing: they take and return a `SampledMotion`.
+    On failure everything is rolled back; the scene state is put back in every case."""
     check(source, target, config)
     if context.view_layer.objects.get(target.name) is None:
         raise RetargetError(f"{target.name} is not in the current view layer",
                             "enable the rig's collection in the view layer, then bake again")
-    scene = context.scene
     mapping = {j: b for j, b in config.mapping.items() if b}
-    saved_frame = (scene.frame_current, scene.frame_subframe)
-    saved_active = context.view_layer.objects.active
-    saved_source_pose = _pose_values(source)  # evaluating frames rewrites the source's pose
-    saved_mode = _set_mode_object(context)
-    saved_hidden = target.hide_viewport
-    target.hide_viewport = False  # objects disabled in viewports are not evaluated
-    # The source's body meshes (skinning, 200+ shape keys) dominate each frame's evaluation
-    # and nothing in the bake reads them: switch them off while baking.
+    scene_state = _save_scene(context, source, target)
+    assignment = anim_shim.assignment(target)
+    target_pose = _capture_target_pose(target, mapping, config)
+    source_heads = _source_heads(source, mapping)
+    turn, yaw = _facing(source_heads, target, mapping)
+    if not config.match_facing:
+        turn = 0.0
+    if turn:
+        # Face the rig like the source while baking: the keys are object-local, so once its
+        # transform is back the motion happens towards the rig's own front.
+        target.matrix_world = Matrix.Rotation(turn, 4, "Z") @ target.matrix_world
+        context.view_layer.update()
+    scaffold = _Scaffold()
+    try:
+        helpers = helper_rotations(source_heads, target, mapping, config.segments, config.extras)
+        scaffold.helper, helper_names = _make_helper_rig(context, source, helpers)
+        anim_shim.detach_action(target)
+        _pose_for_bake(target, target_pose)
+        scaffold.constraints = _add_constraints(target, target_pose.driven, scaffold.helper, helper_names)
+        root = _root_motion(source_heads, target, mapping, config)
+        motion = _sample_motion(context.scene, target, scaffold.helper, mapping, target_pose.driven, root,
+                                config)
+        _remove_scaffold(target, scaffold)  # the result must play without any helper
+
+        # ---- step boundary: passes over the sampled target motion (e.g. foot IK) go here ----
+
+        action, keys = _write_motion(target, source, motion, target_pose.switches, config)
+        if assignment is not None:
+            target.animation_data.use_nla = assignment.use_nla
+    except Exception:
+        _remove_scaffold(target, scaffold)
+        anim_shim.revert_assignment(target, assignment)  # also removes an action written meanwhile
+        _restore_target_pose(target, target_pose)
+        raise
+    finally:
+        _restore_scene(context, source, target, scene_state)
+    return BakeResult(action.name, len(motion.frames), root.scale, keys, target_pose.skipped,
+                      facing_degrees=abs(float(np.degrees(yaw - turn))),
+                      turned_degrees=float(np.degrees(turn)))
+
+
+# ------------------------------------------------------------------ bake steps
+
+@dataclass
+class _SceneState:
+    """What a bake changes in the scene and always puts back (also after a failure)."""
+
+    frame: tuple  # (frame_current, frame_subframe)
+    active: object
+    mode: str  # the mode to return to
+    source_pose: dict  # evaluating frames rewrites the source's pose
+    target_hidden: bool
+    quieted: list  # the source's meshes switched off while baking
+    target_transform: list
+
+
+def _save_scene(context, source, target) -> _SceneState:
+    """Save the scene state, then set it up for baking: object mode, the target visible (objects
+    disabled in viewports are not evaluated) and the source's body meshes off: their skinning
+    and 200+ shape keys dominate each frame's evaluation and nothing in the bake reads them."""
+    scene = context.scene
+    frame = (scene.frame_current, scene.frame_subframe)
+    active = context.view_layer.objects.active
+    source_pose = _pose_values(source)
+    mode = _set_mode_object(context)
+    hidden = target.hide_viewport
+    target.hide_viewport = False
     quieted = [o for o in source.children_recursive
                if o.type == "MESH" and not o.hide_viewport and o not in (target, *target.children_recursive)]
     for obj in quieted:
         obj.hide_viewport = True
-    anim = target.animation_data
-    saved_anim = None if anim is None else (anim.action, getattr(anim, "action_slot", None), anim.use_nla)
+    return _SceneState(frame, active, mode, source_pose, hidden, quieted, _transform_values(target))
+
+
+def _restore_scene(context, source, target, state: _SceneState) -> None:
+    _restore_transform_values(target, state.target_transform)
+    target.hide_viewport = state.target_hidden
+    for obj in state.quieted:
+        obj.hide_viewport = False
+    context.view_layer.objects.active = state.active
+    if state.active is not None and state.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode=state.mode)
+    context.scene.frame_set(state.frame[0], subframe=state.frame[1])
+    _restore_pose_values(source, state.source_pose)
+
+
+@dataclass
+class _TargetPose:
+    """The target bones a bake drives, their pose before it, and the property switches it sets."""
+
+    driven: list  # target bones taking a rotation: mapped bones, then extras
+    basis: dict  # {bone: matrix_basis before the bake}
+    switches: list  # (pose bone, property, old value, baking value)
+    skipped: list  # "bone[property]" switches the rig does not have
+
+
+def _capture_target_pose(target, mapping: dict, config: BakeConfig) -> _TargetPose:
     pose = target.pose.bones
     driven = list(mapping.values())
     driven += [b for b, j in config.extras if j in mapping and b not in driven]
-    saved_basis = {b: pose[b].matrix_basis.copy() for b in driven}
     switches, skipped = [], []
     for bone, prop, value in config.switches:
         if bone in pose and prop in pose[bone]:
             switches.append((bone, prop, pose[bone][prop], value))
         else:
             skipped.append(f"{bone}[{prop}]")
-    helper = None
-    constraints = []
-    src_world = source.matrix_world
-    source_heads = {j: np.array(src_world @ source.data.bones[j].head_local) for j in mapping}
-    turn, yaw = _facing(source_heads, target, mapping)
-    if not config.match_facing:
-        turn = 0.0
-    saved_transform = _transform_values(target)
-    if turn:
-        # Face the rig like the source while baking: the keys are object-local, so once its
-        # transform is back the motion happens towards the rig's own front.
-        target.matrix_world = Matrix.Rotation(turn, 4, "Z") @ target.matrix_world
-        context.view_layer.update()
-    try:
-        helpers = helper_rotations(source_heads, target, mapping, config.segments, config.extras)
-        helper, helper_names = _make_helper_rig(context, source, helpers)
+    return _TargetPose(driven, {b: pose[b].matrix_basis.copy() for b in driven}, switches, skipped)
 
-        if anim is not None:
-            anim.action = None
-            anim.use_nla = False
-        for bone, prop, _old, value in switches:
-            pose[bone][prop] = value
-        for bone in driven:
-            pose[bone].matrix_basis = Matrix.Identity(4)
-        for bone in driven:
-            con = pose[bone].constraints.new("COPY_ROTATION")
-            con.name = CONSTRAINT_NAME
-            con.target = helper
-            con.subtarget = helper_names[bone]
-            con.target_space = "WORLD"
-            con.owner_space = "WORLD"
-            con.mix_mode = "REPLACE"
-            constraints.append((bone, con))
 
-        root_bone = mapping[bone_maps.ROOT_JOINT]
+def _pose_for_bake(target, state: _TargetPose) -> None:
+    """Switches to their baking values (e.g. Rigify FK), driven bones to their rest."""
+    pose = target.pose.bones
+    for bone, prop, _old, value in state.switches:
+        pose[bone][prop] = value
+    for bone in state.driven:
+        pose[bone].matrix_basis = Matrix.Identity(4)
+
+
+def _restore_target_pose(target, state: _TargetPose) -> None:
+    pose = target.pose.bones
+    for bone, basis in state.basis.items():
+        pose[bone].matrix_basis = basis
+    for bone, prop, old, _value in state.switches:
+        pose[bone][prop] = old
+
+
+def _source_heads(source, mapping: dict) -> dict:
+    """{mapped joint: (3,) world position of its bone's rest head}."""
+    world = source.matrix_world
+    return {j: np.array(world @ source.data.bones[j].head_local) for j in mapping}
+
+
+@dataclass
+class _Scaffold:
+    """What a bake adds to the scene and removes before writing (or on failure)."""
+
+    helper: object = None  # the helper rig
+    constraints: list = field(default_factory=list)  # (target bone, constraint)
+
+
+def _add_constraints(target, driven: list, helper, helper_names: dict) -> list:
+    """A world-space Copy Rotation from its helper on every driven target bone."""
+    pose = target.pose.bones
+    made = []
+    for bone in driven:
+        con = pose[bone].constraints.new("COPY_ROTATION")
+        con.name = CONSTRAINT_NAME
+        con.target = helper
+        con.subtarget = helper_names[bone]
+        con.target_space = "WORLD"
+        con.owner_space = "WORLD"
+        con.mix_mode = "REPLACE"
+        made.append((bone, con))
+    return made
+
+
+def _remove_scaffold(target, scaffold: _Scaffold) -> None:
+    for bone, con in scaffold.constraints:
+        target.pose.bones[bone].constraints.remove(con)
+    scaffold.constraints = []
+    if scaffold.helper is not None:
+        _remove_helper(scaffold.helper)
+        scaffold.helper = None
+
+
+@dataclass(frozen=True)
+class _RootMotion:
+    """How the source pelvis path becomes the target's hips path (retarget_math.root_path)."""
+
+    bone: str  # the target's root bone
+    target_ref: np.ndarray  # (3,) world rest head of the target's root bone
+    scale: float  # the hip-height ratio target/source, or the configured root_scale
+    source_ref: np.ndarray | None  # (3,) source pelvis at REST; None: at the first baked frame
+
+
+def _root_motion(source_heads: dict, target, mapping: dict, config: BakeConfig) -> _RootMotion:
+    root_bone = mapping[bone_maps.ROOT_JOINT]
+    world = target.matrix_world
+    bones = target.data.bones
+    target_ref = np.array(world @ bones[root_bone].head_local)
+    if config.root_scale > 0.0:
+        scale = float(config.root_scale)
+    else:
+        # the hip joint: the root bone's head, or where a preset says the pelvis starts
+        hip_bone = {j: a for j, a, _b in config.segments}.get(bone_maps.ROOT_JOINT, root_bone)
         feet = [j for j in FOOT_JOINTS if j in mapping]
-        tgt_world = target.matrix_world
-        target_ref = np.array(tgt_world @ target.data.bones[root_bone].head_local)
-        if config.root_scale > 0.0:
-            scale = float(config.root_scale)
-        else:
-            # the hip joint: the root bone's head, or where a preset says the pelvis starts
-            hip_bone = {j: a for j, a, _b in config.segments}.get(bone_maps.ROOT_JOINT, root_bone)
-            tgt_hips = np.array(tgt_world @ target.data.bones[hip_bone].head_local)
-            tgt_feet = [np.array(tgt_world @ target.data.bones[mapping[j]].head_local) for j in feet]
-            src_feet = [source_heads[j] for j in feet]
-            src_height = retarget_math.hip_height(source_heads["pelvis"], src_feet)
-            tgt_height = retarget_math.hip_height(tgt_hips, tgt_feet)
-            scale = tgt_height / src_height if src_height > 1e-6 and tgt_height > 1e-6 else 1.0
-        source_ref = source_heads["pelvis"] if config.root_origin == "REST" else None
+        tgt_hips = np.array(world @ bones[hip_bone].head_local)
+        tgt_feet = [np.array(world @ bones[mapping[j]].head_local) for j in feet]
+        src_height = retarget_math.hip_height(source_heads["pelvis"], [source_heads[j] for j in feet])
+        tgt_height = retarget_math.hip_height(tgt_hips, tgt_feet)
+        scale = tgt_height / src_height if src_height > 1e-6 and tgt_height > 1e-6 else 1.0
+    source_ref = source_heads["pelvis"] if config.root_origin == "REST" else None
+    return _RootMotion(root_bone, target_ref, scale, source_ref)
 
-        frames = np.arange(config.frame_start, config.frame_end + 1)
-        order = [mapping[j] for j in JOINT_NAMES if j in mapping]
-        order += [b for b in driven if b not in order]
-        values = {bone: [] for bone in order}
-        order_bones = [(bone, pose[bone]) for bone in order]  # name lookups are linear in bpy
-        helper_pelvis = helper.pose.bones["pelvis"]
-        paths = {}
-        root_locs = []
-        to_target = tgt_world.inverted()
-        for frame in frames:
-            scene.frame_set(int(frame))
-            pelvis = np.array(helper.matrix_world @ helper_pelvis.head)
-            if source_ref is None:
-                source_ref = pelvis
-            world_pos = retarget_math.root_path(pelvis, source_ref, target_ref, scale, config.in_place)[0]
-            for bone, pb in order_bones:
-                pose_matrix = pb.matrix.copy()
-                if bone == root_bone:
-                    pose_matrix.translation = to_target @ Vector(world_pos)
-                basis = target.convert_space(pose_bone=pb, matrix=pose_matrix,
-                                             from_space="POSE", to_space="LOCAL")
-                previous = values[bone][-1] if values[bone] else None
-                paths[bone], vals = _key_values(pb, basis, previous)
-                values[bone].append(vals)
-                if bone == root_bone:
-                    root_locs.append(tuple(basis.to_translation()))
 
-        # clean up before writing: the result must play without any helper
-        for bone, con in constraints:
-            pose[bone].constraints.remove(con)
-        constraints = []
-        _remove_helper(helper)
-        helper = None
+@dataclass
+class SampledMotion:
+    """The target's motion as sampled from the constraints, before it is written as keys.
 
-        name = config.action_name or f"{target.name}|{_source_action_name(source)}"
-        curves = []
-        for bone in order:
-            rows = np.array(values[bone], dtype=np.float64)  # (F, C)
-            curves += _property_curves(f'pose.bones["{bone}"].{paths[bone]}', bone, frames, rows, config)
-        curves += _property_curves(f'pose.bones["{root_bone}"].location', root_bone, frames,
-                                   np.array(root_locs, dtype=np.float64), config)
-        for bone, prop, _old, value in switches:  # one key: the action keeps the switch on
-            curves.append(anim_shim.Curve(f'pose.bones["{bone}"]["{prop}"]', 0, bone, frames[:1],
-                                          np.array([value], dtype=np.float64)))
-        action = anim_shim.write_action(target, name, curves)
-        keys = sum(len(c.frames) for c in curves)
-        if anim is not None:
-            anim.use_nla = saved_anim[2]
-    except Exception:
-        for bone, con in constraints:
-            pose[bone].constraints.remove(con)
-        if helper is not None:
-            _remove_helper(helper)
-        made = target.animation_data.action if target.animation_data is not None else None
-        if made is not None and (saved_anim is None or made != saved_anim[0]):
-            bpy.data.actions.remove(made)  # written before the failure
-        if target.animation_data is not None:
-            if saved_anim is None:
-                target.animation_data_clear()
-            else:
-                target.animation_data.action = saved_anim[0]
-                if bpy.app.version >= (4, 4, 0) and saved_anim[0] is not None:
-                    target.animation_data.action_slot = saved_anim[1]
-                target.animation_data.use_nla = saved_anim[2]
-        for bone, basis in saved_basis.items():
-            pose[bone].matrix_basis = basis
-        for bone, prop, old, _value in switches:
-            pose[bone][prop] = old
-        raise
-    finally:
-        _restore_transform_values(target, saved_transform)
-        target.hide_viewport = saved_hidden
-        for obj in quieted:
-            obj.hide_viewport = False
-        context.view_layer.objects.active = saved_active
-        if saved_active is not None and saved_mode != "OBJECT":
-            bpy.ops.object.mode_set(mode=saved_mode)
-        scene.frame_set(saved_frame[0], subframe=saved_frame[1])
-        _restore_pose_values(source, saved_source_pose)
-    return BakeResult(action.name, len(frames), scale, keys, skipped,
-                      facing_degrees=abs(float(np.degrees(yaw - turn))),
-                      turned_degrees=float(np.degrees(turn)))
+    frames (F,) scene frames; bones: target bones in writing order; paths {bone: rotation
+    data path in the bone's own rotation mode}; values {bone: (F, C) rotation channels};
+    root_bone and root_location (F, 3): the root bone's local location, metres."""
+
+    frames: np.ndarray
+    bones: list
+    paths: dict
+    values: dict
+    root_bone: str
+    root_location: np.ndarray
+
+
+def _sample_motion(scene, target, helper, mapping: dict, driven: list, root: _RootMotion,
+                   config: BakeConfig) -> SampledMotion:
+    """Evaluate every frame and read each driven bone back as local pose values (visual
+    keying); the root bone's location follows the (scaled) source pelvis path."""
+    frames = np.arange(config.frame_start, config.frame_end + 1)
+    order = [mapping[j] for j in JOINT_NAMES if j in mapping]
+    order += [b for b in driven if b not in order]
+    pose = target.pose.bones
+    values = {bone: [] for bone in order}
+    order_bones = [(bone, pose[bone]) for bone in order]  # name lookups are linear in bpy
+    helper_pelvis = helper.pose.bones["pelvis"]
+    paths = {}
+    root_locs = []
+    to_target = target.matrix_world.inverted()
+    source_ref = root.source_ref
+    for frame in frames:
+        scene.frame_set(int(frame))
+        pelvis = np.array(helper.matrix_world @ helper_pelvis.head)
+        if source_ref is None:
+            source_ref = pelvis
+        world_pos = retarget_math.root_path(pelvis, source_ref, root.target_ref, root.scale,
+                                            config.in_place)[0]
+        for bone, pb in order_bones:
+            pose_matrix = pb.matrix.copy()
+            if bone == root.bone:
+                pose_matrix.translation = to_target @ Vector(world_pos)
+            basis = target.convert_space(pose_bone=pb, matrix=pose_matrix,
+                                         from_space="POSE", to_space="LOCAL")
+            previous = values[bone][-1] if values[bone] else None
+            paths[bone], vals = _key_values(pb, basis, previous)
+            values[bone].append(vals)
+            if bone == root.bone:
+                root_locs.append(tuple(basis.to_translation()))
+    arrays = {bone: np.array(rows, dtype=np.float64) for bone, rows in values.items()}
+    return SampledMotion(frames, order, paths, arrays, root.bone, np.array(root_locs, dtype=np.float64))
+
+
+def _write_motion(target, source, motion: SampledMotion, switches: list, config: BakeConfig):
+    """Write the sampled motion as a new action on target (anim_shim); returns (action, keys)."""
+    name = config.action_name or f"{target.name}|{_source_action_name(source)}"
+    frames = motion.frames
+    curves = []
+    for bone in motion.bones:
+        curves += _property_curves(f'pose.bones["{bone}"].{motion.paths[bone]}', bone, frames,
+                                   motion.values[bone], config)
+    curves += _property_curves(f'pose.bones["{motion.root_bone}"].location', motion.root_bone, frames,
+                               motion.root_location, config)
+    for bone, prop, _old, value in switches:  # one key: the action keeps the switch on
+        curves.append(anim_shim.Curve(f'pose.bones["{bone}"]["{prop}"]', 0, bone, frames[:1],
+                                      np.array([value], dtype=np.float64)))
+    action = anim_shim.write_action(target, name, curves)
+    return action, sum(len(c.frames) for c in curves)
 
 
 def _facing(source_heads: dict, target, mapping: dict) -> tuple[float, float]:
