@@ -1,13 +1,13 @@
-"""The one place that writes animation, across Blender 4.2 to 5.0 (BLENDER_NOTES facts 5-7).
+"""The one place that writes animation, across Blender 4.2 to 5.0 (docs/blender_facts.md).
 
 * 4.2/4.3: legacy `Action.fcurves.new(data_path, index=, action_group=)`.
 * 4.4+ (incl. 5.0, where `Action.fcurves` no longer exists): slotted actions. One slot per
   animated ID, one layer with one keyframe strip, and the slot's channelbag holds the F-curves.
   The slot is assigned to the ID explicitly (`animation_data.action_slot`): relying on the
-  automatic match by name silently animates nothing after a rename (fact 7).
+  automatic match by name silently animates nothing after a rename ("Action slots").
 
 Keys are written in bulk (`keyframe_points.add` + `foreach_set`) with LINEAR interpolation
-(fact 6): thousands of frames take milliseconds.
+("Writing keys in bulk"): thousands of frames take milliseconds.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ class ImportReport:
 
 
 def collection_name(result_name: str, track_id: int) -> str:
-    """The per-track collection (docs/INTERNALS.md): `TCMR <result name> track <id>`."""
+    """The per-track collection (docs/contracts.md): `TCMR <result name> track <id>`."""
     return f"TCMR {result_name} track {track_id}"
 
 

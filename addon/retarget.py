@@ -1,13 +1,14 @@
 """Bake an SMPL armature's motion onto another rig (bpy side of `tcmr.bake_to_rig`).
 
-Method (BLENDER_NOTES fact 12/13): a temporary copy of the source armature gets one helper
-bone per mapped joint. Each helper carries the *target* bone's rest orientation, first turned
-so that the target's rest segment direction matches the source's (T-pose vs A-pose), and is
-parented to the source bone. Every mapped target bone gets a world-space Copy Rotation from
-its helper, so any bone roll or rest orientation works. The hips' world position follows the
-source pelvis, scaled by the hip-height ratio. Each frame is evaluated, read back as local
-pose values (visual keying) and written in bulk into a new action (anim_shim). Then every constraint and
-helper we added is removed; the source armature, its action and its pose are never modified.
+Method (docs/blender_facts.md, helper bones and rests): a temporary copy of the source
+armature gets one helper bone per mapped joint. Each helper carries the *target* bone's rest
+orientation, first turned so that the target's rest segment direction matches the source's
+(T-pose vs A-pose), and is parented to the source bone. Every mapped target bone gets a
+world-space Copy Rotation from its helper, so any bone roll or rest orientation works. The
+hips' world position follows the source pelvis, scaled by the hip-height ratio. Each frame is
+evaluated, read back as local pose values (visual keying) and written in bulk into a new action
+(anim_shim). Then every constraint and helper we added is removed; the source armature, its
+action and its pose are never modified.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def helper_rotations(source_heads: dict, target, mapping: dict, segments=(), ext
 
     A helper carries the target bone's rest orientation turned so that the bone's rest
     segment (its head to the next mapped bone's head, or a preset's `segments` override)
-    points along the source's rest segment (fact 13). Chain ends reuse their mapped parent's
+    points along the source's rest segment (T-pose vs A-pose). Chain ends reuse their mapped parent's
     turn; `extras` (bone, joint) reuse their joint's turn."""
     world = target.matrix_world
     bones = target.data.bones

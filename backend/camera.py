@@ -43,7 +43,7 @@ def default_focal(width: int, height: int) -> float:
 
 def orig_cam(cam_weak: np.ndarray, boxes: np.ndarray, width: int, height: int,
              scale: float = BOX_SCALE) -> np.ndarray:
-    """Official crop -> image camera (TCMR_SPEC 4.8). cam_weak (F,3) (s,tx,ty), boxes (F,4)
+    """Official crop -> image camera (docs/tcmr_facts.md). cam_weak (F,3) (s,tx,ty), boxes (F,4)
     [cx,cy,w,h] before the margin -> (F,4) [sx, sy, tx', ty'] in image-normalised coordinates
     u = (x - W/2)/(W/2) = sx (X + tx'), v = (y - H/2)/(H/2) = sy (Y + ty')."""
     cam = np.asarray(cam_weak, dtype=np.float64).reshape(-1, 3)

@@ -1,4 +1,4 @@
-"""Contract 1: `python -m backend <command>`.
+"""Contract 1 (docs/contracts.md; every option: docs/cli.md): `python -m backend <command>`.
 
 Each command lives in `backend.commands.<name>` with `HELP`, `NEEDS_DEVICE`,
 `add_arguments(parser)` and `execute(args, reporter) -> (path, extra_fields)`. This module

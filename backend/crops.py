@@ -1,4 +1,4 @@
-"""The official demo crop (TCMR_SPEC.md section 4.4): a person box -> a normalised 224x224 crop.
+"""The official demo crop (docs/tcmr_facts.md, Crops): a person box -> a normalised 224x224 crop.
 
 Box convention: square [cx, cy, w, h] in pixels BEFORE the x1.2 margin (a Track's boxes). The
 crop covers 1.2*w x 1.2*h around the centre, with no rotation or flip, and is resampled with

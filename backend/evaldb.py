@@ -1,8 +1,8 @@
 """Reads the official preprocessed evaluation databases (`3dpw_test_db.pt`, `h36m_*_db.pt`,
 `mpii3d_*_db.pt`) safely: no pickled code ever runs.
 
-The official files are written by `joblib.dump(dict_of_numpy_arrays, path)` (TCMR_SPEC.md
-section 7). joblib's format is a pickle stream in which each numpy array is replaced by a
+The official files are written by `joblib.dump(dict_of_numpy_arrays, path)` (docs/tcmr_facts.md,
+Databases). joblib's format is a pickle stream in which each numpy array is replaced by a
 `joblib.numpy_pickle.NumpyArrayWrapper` object (subclass, shape, order, dtype, allow_mmap and,
 since joblib 1.2, numpy_array_alignment_bytes) whose raw bytes follow right after the wrapper's
 BUILD opcode: one padding-length byte plus that many 0xff bytes when the alignment field is
@@ -255,7 +255,7 @@ def detect_dataset(path: Path, db: dict[str, np.ndarray]) -> str:
 
 
 def validate_db(path: Path, db: dict[str, np.ndarray], dataset: str) -> int:
-    """Check the keys and shapes the protocol reads (TCMR_SPEC.md section 7); returns N rows."""
+    """Check the keys and shapes the protocol reads (docs/tcmr_facts.md); returns N rows."""
     need = ["vid_name", "features", "joints3D"]
     if dataset == "3dpw":
         need += ["pose", "shape"]

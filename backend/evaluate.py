@@ -1,4 +1,4 @@
-"""TCMR's evaluation protocol (official `evaluate.py`, TCMR_SPEC.md section 7) over a database.
+"""TCMR's evaluation protocol (official `evaluate.py`, docs/tcmr_facts.md) over a database.
 
 Per benchmark:
 
@@ -44,7 +44,7 @@ LABELS = {"pa_mpjpe": "PA-MPJPE", "mpjpe": "MPJPE", "pve": "PVE", "accel_error":
 UNITS = {"pa_mpjpe": "mm", "mpjpe": "mm", "pve": "mm",
          "accel_error": "mm/s^2 as the paper labels it (computed per frame^2: X[t-1] - 2 X[t] + X[t+1])"}
 
-# TCMR_SPEC.md section 8 (README tables of TCMR_RELEASE, 2022-06), mm; Accel labelled mm/s^2.
+# docs/tcmr_facts.md, Published numbers (README tables of TCMR_RELEASE, 2022-06), mm; Accel labelled mm/s^2.
 PAPER = {
     "3dpw": {"Table 4 (3DPW train used)": {"pa_mpjpe": 52.7, "mpjpe": 86.5, "pve": 102.9, "accel_error": 6.8},
              "Table 6 (no 3DPW train)": {"pa_mpjpe": 55.8, "mpjpe": 95.0, "pve": 111.5, "accel_error": 6.7}},

@@ -1,4 +1,4 @@
-"""Contract 2: the progress protocol.
+"""Contract 2 (docs/contracts.md): the progress protocol.
 
 stdout carries only protocol lines, one JSON object per line, flushed at once; logs go to
 stderr. Events and their fields:

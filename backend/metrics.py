@@ -1,4 +1,4 @@
-"""Pure evaluation metrics of the official TCMR protocol (TCMR_SPEC.md section 7). numpy only.
+"""Pure evaluation metrics of the official TCMR protocol (docs/tcmr_facts.md, Evaluation). numpy only.
 
 All functions take joints in metres and return per-frame errors in **millimetres** (x1000), so a
 dataset figure is the mean over every evaluated frame. Shapes (glossary: F frames, J joints,
@@ -150,7 +150,8 @@ def lsp14_from_h36m17(regressed: np.ndarray) -> np.ndarray:
 
 
 def result_track_joints(result_dir: str | Path, track_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """(frame_index (F,), joints (F,14,3) metres) of one track of a result directory (Contract 3).
+    """(frame_index (F,), joints (F,14,3) metres) of one track of a result directory
+    (Contract 3, docs/contracts.md).
 
     The joints are the 49 TCMR joints of `track_<id>.npz` (network output: SMPL model frame in
     camera orientation, no translation) reduced to the 14 LSP joints (rows 25..38). These are the

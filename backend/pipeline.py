@@ -1,4 +1,5 @@
-"""`run`: a video or image folder -> a Contract 3 result directory, streaming, for every person.
+"""`run`: a video or image folder -> a Contract 3 result directory, streaming, for every person
+(docs/contracts.md).
 
     load    models first: a missing or broken data file fails before any decoding
     pass 1  decode -> detect -> track (only boxes are kept); with --bbox: decode to count frames

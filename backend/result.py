@@ -1,4 +1,4 @@
-"""Contract 3 writer: `track_<id>.npz` files + `result.json` (written last, atomically).
+"""Contract 3 (docs/contracts.md) writer: `track_<id>.npz` files + `result.json` (written last, atomically).
 
 All-or-nothing: track files are written into a hidden staging folder inside --out; `commit`
 removes an older result's `result.json` first (so a reader never sees a mix), swaps the new

@@ -6,7 +6,7 @@ roots sit near pi about x): each joint's quaternion sequence is first made sign-
 rotation. Translation is filtered separately, per component.
 
     "oneeuro": the one-euro filter (Casiez et al. 2012) with VIBE's pose defaults, time in frames
-               (TCMR_SPEC 4.10: lib/utils/smooth_pose.py is that filter, dead code in TCMR).
+               (docs/tcmr_facts.md, Smoothing: lib/utils/smooth_pose.py, dead code in TCMR).
     "slerp":   TCMR's evaluate.py --filter (MEVA style): q_t <- slerp(q_{t-1}, q_t, 0.3),
                translation by the same exponential weight.
 Shapes: F frames, J joints.

@@ -3,7 +3,7 @@
 The real SMPL model and TCMR/SPIN checkpoints are licensed and cannot be shipped or
 downloaded here, so this module writes stand-ins with the *official layouts* (file names,
 pickle classes, top-level keys, state-dict key names, dtypes and shapes, per
-TCMR_SPEC.md sections 2-3) filled with a made-up body and random weights:
+docs/tcmr_facts.md, Checkpoints and model files) filled with a made-up body and random weights:
 
 * `SMPL_NEUTRAL.pkl`: Python-2-style protocol-2 pickle with chumpy `Ch` objects, a scipy CSC
   `J_regressor` (pickled under the old `scipy.sparse.csc` path), a kintree whose root parent is

@@ -5,7 +5,7 @@ Output frame t of an F-frame track is predicted as the centre (index 8) of one w
 * the real window [t-8, t+7] when it lies inside the track (0 <= t-8 and t+7 <= F-1);
 * otherwise a static window: 16 copies of frame t's own feature (no padding, no clamping).
 
-For F >= 16 this is exactly the official FeatureDataset (TCMR_SPEC.md section 4.6). It gives
+For F >= 16 this is exactly the official FeatureDataset (docs/tcmr_facts.md, Windowing). It gives
 one row per frame for every F >= 1; the official demo misaligns rows for F = 8..14 and fails
 for F < 8, which is intentionally not reproduced.
 """

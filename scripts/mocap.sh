@@ -3,7 +3,7 @@
 #   bash scripts/mocap.sh VIDEO OUT_DIR [extra `python -m backend run` options, e.g. --device cpu]
 # Sets up .venv first (scripts/setup.sh). Model data: $TCMR_DATA_DIR or the per-user data
 # folder (see README "Model data"); without it, it stops at once with `check`'s report.
-# Writes OUT_DIR/result/ (Contract 3), OUT_DIR/mocap.blend and OUT_DIR/mocap.fbx.
+# Writes OUT_DIR/result/ (Contract 3, docs/contracts.md), OUT_DIR/mocap.blend and OUT_DIR/mocap.fbx.
 # FBX preset: $TCMR_FBX_TARGET = GENERIC (default), UNITY or UNREAL.
 # $TCMR_PYTHON = an interpreter to use instead of setting up .venv.
 set -euo pipefail

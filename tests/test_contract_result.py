@@ -1,6 +1,6 @@
 """Contract 3 (result directory, format_version 1): what the backend writes is what the add-on
 reads. Until backend/result.py lands, the writer side is a hand-written directory that follows
-ARCHITECTURE.md's table and docs/INTERNALS.md's result.json literally."""
+docs/contracts.md's table and docs/INTERNALS.md's result.json literally."""
 
 from __future__ import annotations
 

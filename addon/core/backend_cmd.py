@@ -1,4 +1,5 @@
-"""Contract 1 from the add-on's side: argument lists and the environment for `python -m backend`.
+"""Contract 1 from the add-on's side: argument lists and the environment for `python -m backend`
+(docs/contracts.md).
 
 Always an argument list, never a shell string (paths with spaces, quotes or non-ASCII letters
 pass through unchanged). The backend package sits next to the add-on: inside the installed

@@ -1,6 +1,6 @@
 """FBX export presets per target engine, as plain data (keyword arguments of
 `bpy.ops.export_scene.fbx`). Why each value is what it is: docs/fbx_presets.md and
-BLENDER_NOTES facts 9-11. Pure: no bpy.
+docs/blender_facts.md (FBX export). Pure: no bpy.
 """
 
 from __future__ import annotations

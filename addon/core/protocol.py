@@ -1,4 +1,4 @@
-"""Reader side of Contract 2: JSON lines from the backend's stdout.
+"""Reader side of Contract 2 (docs/contracts.md): JSON lines from the backend's stdout.
 
 One JSON object per line. Unknown events and unknown fields are ignored (the backend may add
 them freely); a line that is not a JSON object is reported as `None` so the caller can log it

@@ -1,4 +1,4 @@
-"""Reads a backend result directory (ARCHITECTURE.md Contract 3, format_version 1). Pure numpy.
+"""Reads a backend result directory (Contract 3 of docs/contracts.md, format_version 1). Pure numpy.
 
 Layout: `result.json` (written last by the backend) plus one `track_<id>.npz` per person, read
 with `allow_pickle=False`. Everything is validated before the add-on builds anything, so a bad

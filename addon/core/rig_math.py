@@ -7,7 +7,7 @@ Frames used here (all right-handed, metres):
 * Blender world: the scene convention of the add-on, Blender = (x_cam, z_cam, -y_cam): the video
   camera sits at the origin looking along +Y with Z up.
 
-Rig convention (BLENDER_NOTES facts 1-2): every bone's head sits on its joint at
+Rig convention (docs/blender_facts.md): every bone's head sits on its joint at
 `smpl_to_blender(joint)` = (x, -z, y), its tail points along world +Z and its roll is 0. A bone's
 local axes then *are* SMPL's canonical axes, so a joint's parent-relative axis-angle is that
 pose bone's rotation with no conversion. Only the pelvis needs the camera -> Blender change:
@@ -48,7 +48,7 @@ def blender_to_cam(points: np.ndarray) -> np.ndarray:
 
 
 def smpl_to_blender(points: np.ndarray) -> np.ndarray:
-    """SMPL canonical coordinates (..., 3) -> Blender rest coordinates (x, -z, y) (fact 1)."""
+    """SMPL canonical coordinates (..., 3) -> Blender rest coordinates (x, -z, y) (rig convention)."""
     p = np.asarray(points, dtype=np.float64)
     return np.stack([p[..., 0], -p[..., 2], p[..., 1]], axis=-1)
 
@@ -105,7 +105,7 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def quat_continuity(q: np.ndarray) -> np.ndarray:
-    """Hemisphere-consistent keys along axis 0 (fact 8): flip q -> -q where the dot with the
+    """Hemisphere-consistent keys along axis 0 (docs/blender_facts.md): flip q -> -q where the dot with the
     previous key is negative, so component-wise interpolation takes the short way.
 
     q: (F, ..., 4). Returns a new array; each row is the same rotation as the input row.
@@ -122,7 +122,7 @@ def quat_continuity(q: np.ndarray) -> np.ndarray:
 
 def root_transform(global_orient: np.ndarray, transl: np.ndarray, j0: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Pelvis pose-bone rotation and location for camera-frame SMPL root motion (fact 2).
+    """Pelvis pose-bone rotation and location for camera-frame SMPL root motion (docs/blender_facts.md).
 
     global_orient (F,3) axis-angle, camera frame; transl (F,3) metres, camera frame;
     j0 (3,) shaped pelvis rest joint, SMPL canonical. Returns quat (F,4) (w,x,y,z) and

@@ -1,4 +1,4 @@
-"""`python -m backend run INPUT --out DIR`: a video or image folder -> a Contract 3 result directory.
+"""`python -m backend run INPUT --out DIR`: a video or image folder -> a result directory (docs/contracts.md).
 
 See backend/pipeline.py for the stages. Progress: stages load, decode|detect, features, regress,
 write, each with done/total. Errors: INPUT_NOT_FOUND, INPUT_UNREADABLE, VIDEO_CORRUPT, VIDEO_EMPTY,

@@ -1,4 +1,4 @@
-"""Rotation conversions used by the regressor (TCMR_SPEC.md sections 1.6 and 1.7).
+"""Rotation conversions used by the regressor (docs/tcmr_facts.md, 6D rotations and axis-angle).
 
 * `rot6d_to_rotmat`: the official 6D layout. The 6-vector p is read row-major as the 3x2
   matrix [[p0,p1],[p2,p3],[p4,p5]]; its two columns are Gram-Schmidt'ed (eps 1e-6) into b1, b2

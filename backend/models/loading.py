@@ -41,7 +41,7 @@ class ModelConfig:
                         the temporal model, regressor and SMPL always run in fp32.
     channels_last:      memory format of the ResNet (a speed option, mostly for CUDA).
     allow_tf32:         let CUDA matmuls/convs/RNNs use TF32 (faster on Ampere+, ~1e-3 relative
-                        deviations, see TCMR_SPEC.md section 9). Off by default.
+                        deviations, see docs/tcmr_facts.md). Off by default.
     """
 
     backbone_precision: str = "fp32"

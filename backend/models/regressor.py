@@ -1,4 +1,4 @@
-"""HMR/SPIN-style iterative regressor (TCMR_SPEC.md section 1.5; official lib/models/spin.py).
+"""HMR/SPIN-style iterative regressor (docs/tcmr_facts.md, Regressor; official lib/models/spin.py).
 
 Three IEF iterations from the mean parameters (buffers init_pose/init_shape/init_cam, whose
 values come from the TCMR checkpoint):

@@ -1,6 +1,6 @@
 """SPIN/HMR ResNet-50 trunk: (B,3,224,224) ImageNet-normalised crops -> (B,2048) features.
 
-Exactly HMR.feature_extractor (TCMR_SPEC.md section 2.2): conv1 7x7/2, bn1, relu,
+Exactly HMR.feature_extractor (docs/tcmr_facts.md, SPIN checkpoint): conv1 7x7/2, bn1, relu,
 maxpool(3,2,1), layer1..layer4 of torchvision-v1.5 Bottlenecks (stride on the 3x3 conv,
 downsample = 1x1 conv + BN on block 0), AvgPool2d(7, stride 1), flatten. BatchNorm runs in eval
 mode (running statistics, eps 1e-5). Parameter names match SPIN's checkpoint keys.

@@ -1,4 +1,4 @@
-"""SMPL layer with TCMR's 49 output joints (TCMR_SPEC.md section 1.9).
+"""SMPL layer with TCMR's 49 output joints (docs/tcmr_facts.md, SMPL layer and the 49 joints).
 
 LBS itself is smplx's (`smplx.lbs.lbs`, pose2rot=False: rotation matrices in, pose correctives
 from (R - I)), fed with buffers built from our safely loaded `SmplData` rather than from
@@ -8,7 +8,7 @@ smplx's own pickle loading. On top of it, as TCMR's `lib/models/smpl.py` does:
     joints54 = [joints45, J_regressor_extra (9, V) @ posed verts]
     joints49 = joints54[JOINT_MAP]      (25 OpenPose BODY_25 + 24 SPIN "GT" joints)
 
-`rest_joints` is pure numpy, for the add-on side of the result (Contract 3 `joints_rest`).
+`rest_joints` is pure numpy, for the add-on side of the result (Contract 3 `joints_rest`, docs/contracts.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""TCMR = temporal encoder + iterative regressor (eval mode; TCMR_SPEC.md section 1.4).
+"""TCMR = temporal encoder + iterative regressor (eval mode; docs/tcmr_facts.md, The network).
 
 The SMPL layer is separate (`backend.models.smpl.SmplLayer`): as in the official demo, the
 SMPL data used is the pkl on disk, not the copy inside the checkpoint.

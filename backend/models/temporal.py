@@ -1,4 +1,4 @@
-"""TCMR temporal encoder (TCMR_SPEC.md section 1.3; official lib/models/tcmr.py).
+"""TCMR temporal encoder (docs/tcmr_facts.md, Temporal encoder; official lib/models/tcmr.py).
 
 Input windows (B,T=16,2048); the output describes the window's centre frame, index 8:
 

@@ -1,5 +1,5 @@
 """Writes Contract 3 result directories for the Blender tests (the format the backend writes:
-ARCHITECTURE.md Contract 3 + docs/INTERNALS.md), from random poses and shapes."""
+Contract 3 of docs/contracts.md + docs/INTERNALS.md), from random poses and shapes."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def test_vertices_match_smpl_forward_pass(bpy_addon, model_data_dir, smpl_ref, t
     assert len(body.data.shape_keys.key_blocks) == 1 + 10 + 207
     _check_frames(bpy, smpl_ref, arrays, arm, body, rows=[0, 2, 3, 5])
     # Between keys (video frames 2 and 5 are scene frames 3 and 6): every bone's rotation lies on
-    # the short arc between its neighbours, i.e. keys are hemisphere-consistent (fact 8).
+    # the short arc between its neighbours, i.e. keys are hemisphere-consistent (docs/blender_facts.md).
     def rotations(frame):
         bpy.context.scene.frame_set(frame)
         q = np.array([list(arm.pose.bones[n].rotation_quaternion) for n in JOINT_NAMES])
@@ -118,7 +118,7 @@ def test_multi_person_collections_and_unique_names(bpy_addon, model_data_dir, tm
         meshes = [o for o in coll.objects if o.type == "MESH"]
         assert len(arms) == 1 and len(meshes) == 1 and meshes[0].parent == arms[0]
         assert arms[0].animation_data.action is not None
-        assert arms[0].animation_data.action_slot is not None  # fact 7: assigned explicitly
+        assert arms[0].animation_data.action_slot is not None  # assigned explicitly (docs/blender_facts.md)
     assert bpy.data.objects["TCMR track 1.001"].type == "ARMATURE"
     assert bpy.context.scene.camera.name == "TCMR clip camera"
 

@@ -43,7 +43,7 @@ def predictions(network, features: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def build_3dpw(network, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """3dpw_test_db.pt layout (TCMR_SPEC.md section 7) whose GT = the network's output + translation.
+    """3dpw_test_db.pt layout (docs/tcmr_facts.md, Databases) whose GT = the network's output + translation.
     Also returns, per sequence, the valid row indices."""
     rng = np.random.default_rng(seed)
     j_h36m = np.load(network.data_dir / "J_regressor_h36m.npy")

@@ -1,4 +1,4 @@
-"""Contract 2 emitter: JSON lines on stdout only, exactly one result or error."""
+"""Contract 2 (docs/contracts.md) emitter: JSON lines on stdout only, exactly one result or error."""
 
 import io
 import json

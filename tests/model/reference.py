@@ -1,4 +1,4 @@
-"""Independent float64 NumPy evaluation of TCMR, written from TCMR_SPEC.md for the tests.
+"""Independent float64 NumPy evaluation of TCMR, written from docs/tcmr_facts.md for the tests.
 
 It reads the checkpoint tensors directly and imports nothing from backend.models: its own
 windowing, GRU cell, attention, IEF, 6D layout, LBS with pose correctives, joint map and
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# TCMR_SPEC.md section 1.9.
+# docs/tcmr_facts.md, SMPL layer and the 49 joints.
 VERTEX_PICKS = [332, 6260, 2800, 4071, 583, 3216, 3226, 3387, 6617, 6624, 6787,
                 2746, 2319, 2445, 2556, 2673, 6191, 5782, 5905, 6016, 6133]
 JOINT_MAP = [24, 12, 17, 19, 21, 16, 18, 20, 0, 2, 5, 8, 1, 4, 7, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
@@ -170,7 +170,7 @@ def rotmat_to_aa(rot):
 
 
 def kornia_rotmat_to_aa(rot):
-    """The official two-step conversion (kornia 0.1 style, TCMR_SPEC.md section 1.7), float64."""
+    """The official two-step conversion (kornia 0.1 style, docs/tcmr_facts.md), float64."""
     rt = np.transpose(rot, (0, 2, 1))
     eps = 1e-6
     mask_d2 = rt[:, 2, 2] < eps

@@ -1,4 +1,5 @@
-"""The crop equals the official demo's (TCMR_SPEC 4.4): getAffineTransform from three point pairs."""
+"""The crop equals the official demo's (docs/tcmr_facts.md, Crops): getAffineTransform from three
+point pairs."""
 
 from __future__ import annotations
 

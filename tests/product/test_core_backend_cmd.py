@@ -1,4 +1,4 @@
-"""argv building (Contract 1), environment and process-tree handling: pure, no bpy."""
+"""argv building (Contract 1, docs/contracts.md), environment and process-tree handling: pure, no bpy."""
 
 import json
 import subprocess

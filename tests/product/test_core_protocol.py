@@ -1,4 +1,4 @@
-"""Protocol reader (Contract 2) and job state: pure, no bpy."""
+"""Protocol reader (Contract 2, docs/contracts.md) and job state: pure, no bpy."""
 
 import json
 

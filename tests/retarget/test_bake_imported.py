@@ -1,5 +1,5 @@
-"""Bake from a real imported character (tcmr.import_result of a Contract 3 result directory)
-onto a Mixamo-named rig: the source is exactly what users bake from."""
+"""Bake from a real imported character (tcmr.import_result of a Contract 3 result directory,
+docs/contracts.md) onto a Mixamo-named rig: the source is exactly what users bake from."""
 
 from __future__ import annotations
 
