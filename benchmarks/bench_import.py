@@ -1,6 +1,6 @@
 """Time `tcmr.import_result` for one long track (default 10,000 frames; goal < 10 s).
 
-    TCMR_TEST_DATA_CACHE=/work/cache/base_data python benchmarks/bench_import.py [--frames N]
+    TCMR_TEST_DATA_CACHE=/tmp/base_data python benchmarks/bench_import.py [--frames N]
 
 Uses the synthetic SMPL model (the file format and sizes are the real ones). Prints the time of
 the whole import, with and without the 207 pose-corrective shape keys, and of a baseline in the

@@ -1,11 +1,11 @@
 """Benchmark `python -m backend run` end to end: per-stage time, frames/s, the cost of everything
 that is not the backbone, and peak memory for a short and a 10x longer input.
 
-    TCMR_TEST_DATA_CACHE=/work/cache/base_data python benchmarks/bench_pipeline.py [CLIP] \
+    TCMR_TEST_DATA_CACHE=/tmp/base_data python benchmarks/bench_pipeline.py [CLIP] \
         [--frames 30] [--long-factor 10] [--bbox X,Y,W,H | --detect] [--batch-size 32] [--device cpu]
 
-CLIP defaults to /work/shared/videos/tennis.mp4 when present, else a generated clip (a drawn
-figure, long enough for the long run). Each run is a child process (`python -m backend run`),
+CLIP is any video you have; without it a clip is generated (a drawn figure, long enough for the
+long run). Each run is a child process (`python -m backend run`),
 so its peak memory is that child's ru_maxrss (os.wait4). Baseline measured in the same
 invocation: the backbone alone (load excluded) on as many crops as the run has person-frames,
 same batch size and device. Goal on CPU: end-to-end (load excluded) / backbone-only < 1.5,
@@ -29,7 +29,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-TENNIS = Path("/work/shared/videos/tennis.mp4")
 
 
 def _data_dir(tmp: Path) -> Path:
@@ -134,8 +133,6 @@ def main() -> None:
     parser.add_argument("--long-factor", type=int, default=10, help="the long run has this many times more")
     parser.add_argument("--bbox", default=None,
                         help="fixed box X,Y,W,H (skips detection); default: a centred box, unless --detect")
-    parser.add_argument("--generated", action="store_true",
-                        help="use a generated clip even if tennis.mp4 exists")
     parser.add_argument("--detect", action="store_true", help="use detection + tracking (no --bbox)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
@@ -148,8 +145,6 @@ def main() -> None:
         long_frames = args.frames * args.long_factor
         if args.clip:
             clip = Path(args.clip)
-        elif TENNIS.exists() and not args.generated:
-            clip = TENNIS
         else:
             clip = _generated_clip(tmp / "generated.mp4", long_frames)
         bbox = args.bbox

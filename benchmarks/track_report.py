@@ -1,9 +1,9 @@
 """Detection + tracking over a video: what it finds and how fast (not a test).
 
-    python benchmarks/track_report.py [VIDEO] [--max-side 400] [--onnx model.onnx]
+    python benchmarks/track_report.py VIDEO [--max-side 400] [--onnx model.onnx]
 
 Prints per track: id, length, first/last frame, interpolated frames, median box side, and the
-detector's milliseconds per frame. Default VIDEO: ../shared/videos/tennis.mp4 when present.
+detector's milliseconds per frame. VIDEO is any clip you have (the repository ships none).
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.detection import DetectorConfig, make_detector
 from backend.tracking import Tracker, TrackerConfig, select_main
 
-DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "videos" / "tennis.mp4"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("video", nargs="?", default=str(DEFAULT_VIDEO))
+    parser.add_argument("video", help="a video file")
     parser.add_argument("--max-side", type=int, default=DetectorConfig.max_side)
     parser.add_argument("--onnx", default=None)
     args = parser.parse_args()
