@@ -1,23 +1,27 @@
 """`bpy.ops.tcmr.import_result(filepath=RESULT_DIR, data_dir=...)`: one character per track.
 
-Everything is read and validated first (result.json, every track file, the SMPL model), then
-built in one go inside one undo step. If building fails anyway, every datablock created by this
-call is removed again, so the user's scene is exactly as before. Nothing existing is renamed,
+Everything is read and validated first (result.json, every track file, the SMPL model, and that
+the result fits a Blender scene: core/scene_limits.py), then built in one go inside one undo
+step. If building fails anyway, every datablock created by this call is removed again and the
+scene's fps, frame range, render size and active camera are put back, so the user's scene is
+exactly as before. Nothing existing is renamed,
 replaced or deleted: new datablocks get unique names.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
+from . import resolve
 from .character import CharacterOptions, build_character, with_window
-from .core.result_io import ResultError, load_all_tracks, read_result
+from .core import scene_limits
+from .core.errors import AddonError
+from .core.result_io import load_all_tracks, read_result
 from .core.smpl_model import SmplModelError, load_smpl_model
 from .scene_camera import apply_scene_settings, build_camera
 
@@ -26,13 +30,8 @@ _REST_JOINT_TOLERANCE = 0.005  # metres; beyond this the result came from anothe
 # bpy.data collections that an import may add to (checked for leftovers on failure).
 _ID_COLLECTIONS = ("objects", "meshes", "armatures", "actions", "collections", "cameras", "shape_keys",
                    "movieclips", "images")
-
-
-class ImportFailure(Exception):
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+_RENDER_SETTINGS = ("fps", "fps_base", "resolution_x", "resolution_y", "resolution_percentage",
+                    "pixel_aspect_x", "pixel_aspect_y")
 
 
 @dataclass
@@ -45,27 +44,6 @@ class ImportReport:
 def collection_name(result_name: str, track_id: int) -> str:
     """The per-track collection (docs/INTERNALS.md): `TCMR <result name> track <id>`."""
     return f"TCMR {result_name} track {track_id}"
-
-
-def resolve_data_dir(context, explicit: str) -> Path:
-    """The model data folder: `explicit` if given, else the add-on preferences' `data_dir`, else
-    $TCMR_DATA_DIR (the backend's own override), else the add-on's default folder."""
-    if explicit:
-        return Path(bpy.path.abspath(explicit))
-    addon = context.preferences.addons.get(__package__) if __package__ else None
-    value = getattr(getattr(addon, "preferences", None), "data_dir", "")
-    if value:
-        return Path(bpy.path.abspath(value))
-    env = os.environ.get("TCMR_DATA_DIR")
-    if env:
-        return Path(env)
-    try:  # the default folder the preferences document (core/backend_cmd.py, product helper)
-        from .core import backend_cmd
-
-        return Path(backend_cmd.short_data_root()) / "base_data"
-    except (ImportError, AttributeError):
-        hint = "Set the model data folder in the add-on preferences (or pass data_dir=...)."
-        raise ImportFailure("no model data folder is set", hint) from None
 
 
 def _snapshot() -> dict[str, set[int]]:
@@ -83,62 +61,99 @@ def _remove_new(before: dict[str, set[int]]) -> None:
                 coll.remove(idb)
 
 
-def import_result(context, directory: str, data_dir: str = "", options: CharacterOptions | None = None,
-                  set_scene: bool = True) -> ImportReport:
-    """Build the characters and camera of a result directory. Raises ImportFailure (and leaves
-    nothing behind) on bad input. Used by the operator and by scripts/other operators."""
-    options = options or CharacterOptions()
-    try:
-        info = read_result(bpy.path.abspath(directory) if directory else "")
-        tracks = load_all_tracks(info)
-    except ResultError as exc:
-        raise ImportFailure(exc.message, exc.hint) from exc
-    folder = resolve_data_dir(context, data_dir)
+def _scene_settings(scene) -> dict:
+    """The scene values an import may change (fps, frame range, render size, active camera)."""
+    render = scene.render
+    return {"render": {name: getattr(render, name) for name in _RENDER_SETTINGS},
+            "frame_start": scene.frame_start, "frame_end": scene.frame_end, "camera": scene.camera}
+
+
+def _restore_scene(scene, saved: dict) -> None:
+    for name, value in saved["render"].items():
+        setattr(scene.render, name, value)
+    scene.frame_start, scene.frame_end = saved["frame_start"], saved["frame_end"]
+    with contextlib.suppress(ReferenceError):
+        scene.camera = saved["camera"]
+
+
+def _read_inputs(context, directory: str, data_dir: str):
+    """(result info, tracks, SMPL model), everything validated; AddonError otherwise."""
+    info = read_result(bpy.path.abspath(directory) if directory else "")
+    tracks = load_all_tracks(info)
+    scene_limits.check_fits_scene(info, tracks)
+    folder = Path(resolve.data_dir(resolve.get_prefs(context), data_dir))
     try:
         model = load_smpl_model(folder / SMPL_FILE)
     except SmplModelError as exc:
-        raise ImportFailure(exc.message, exc.hint) from exc
+        raise AddonError(exc.message, exc.hint) from exc
+    return info, tracks, model
 
-    report = ImportReport()
-    if info.synthetic_model_data:
-        report.warnings.append("this result was made with SYNTHETIC model data: the motion is meaningless")
+
+def _rest_joint_warnings(model, tracks) -> list[str]:
+    warnings = []
     for track in tracks:
         if track.joints_rest is not None:
             gap = float(abs(model.rest_joints(track.betas) - track.joints_rest).max())
             if gap > _REST_JOINT_TOLERANCE:
-                report.warnings.append(
+                warnings.append(
                     f"track {track.id}: its rest joints differ by {gap * 1000:.0f} mm from {SMPL_FILE} "
                     "in the model data folder (was the result made with another SMPL file?)")
+    return warnings
+
+
+def _build(context, info, tracks, model, options: CharacterOptions, set_scene: bool,
+           report: ImportReport) -> None:
+    """Camera, one character per track, then the scene settings (all new datablocks)."""
+    scene = context.scene
+    root = bpy.data.collections.new(f"TCMR {info.name}")
+    scene.collection.children.link(root)
+    camera, warning, timing, note = build_camera(f"TCMR {info.name} camera", info, root)
+    scene_limits.check_frames(info, tracks, timing)  # Blender may read the video at another rate
+    report.camera = camera.name
+    report.warnings += [text for text in (warning, note) if text]
+    for track in tracks:
+        coll = bpy.data.collections.new(collection_name(info.name, track.id))
+        root.children.link(coll)
+        arm = build_character(context, model, track, coll, f"TCMR track {track.id}", options, timing)
+        report.armatures.append(arm.name)
+    if set_scene:
+        apply_scene_settings(scene, info, timing, max(int(t.frame_index[-1]) for t in tracks))
+        scene.camera = camera
+
+
+def _select(context, name: str) -> None:
+    active = bpy.data.objects[name]
+    for obj in context.view_layer.objects:
+        obj.select_set(False)
+    active.select_set(True)
+    context.view_layer.objects.active = active
+
+
+def import_result(context, directory: str, data_dir: str = "", options: CharacterOptions | None = None,
+                  set_scene: bool = True) -> ImportReport:
+    """Build the characters and camera of a result directory. Raises AddonError on bad input;
+    on any failure nothing is added and the scene's settings are as before. Used by the
+    operator and by the other operators (process, re-import) and scripts."""
+    options = options or CharacterOptions()
+    info, tracks, model = _read_inputs(context, directory, data_dir)
+    report = ImportReport()
+    if info.synthetic_model_data:
+        report.warnings.append("this result was made with SYNTHETIC model data: the motion is meaningless")
+    report.warnings += _rest_joint_warnings(model, tracks)
 
     if context.mode != "OBJECT" and context.view_layer.objects.active is not None:
         with with_window(context):
             bpy.ops.object.mode_set(mode="OBJECT")
     before = _snapshot()
-    scene = context.scene
+    saved = _scene_settings(context.scene)
     try:
-        root = bpy.data.collections.new(f"TCMR {info.name}")
-        scene.collection.children.link(root)
-        camera, warning, timing, note = build_camera(f"TCMR {info.name} camera", info, root)
-        report.camera = camera.name
-        report.warnings += [text for text in (warning, note) if text]
-        for track in tracks:
-            coll = bpy.data.collections.new(collection_name(info.name, track.id))
-            root.children.link(coll)
-            arm = build_character(context, model, track, coll, f"TCMR track {track.id}", options,
-                                  timing)
-            report.armatures.append(arm.name)
-        if set_scene:
-            apply_scene_settings(scene, info, timing, max(int(t.frame_index[-1]) for t in tracks))
-            scene.camera = camera
-    except Exception:
+        _build(context, info, tracks, model, options, set_scene, report)
+    except BaseException:
         _remove_new(before)
+        _restore_scene(context.scene, saved)
         raise
     if report.armatures:
-        active = bpy.data.objects[report.armatures[0]]
-        for obj in context.view_layer.objects:
-            obj.select_set(False)
-        active.select_set(True)
-        context.view_layer.objects.active = active
+        _select(context, report.armatures[0])
     return report
 
 
@@ -169,8 +184,8 @@ class TCMR_OT_import_result(bpy.types.Operator):
         try:
             report = import_result(context, directory, self.data_dir,
                                    CharacterOptions(pose_correctives=self.pose_correctives), self.set_scene)
-        except ImportFailure as exc:
-            self.report({"ERROR"}, f"{exc.message}. {exc.hint}")
+        except AddonError as exc:
+            self.report({"ERROR"}, exc.report_text())
             return {"CANCELLED"}
         except Exception as exc:  # a bug: the scene was already restored by import_result
             self.report({"ERROR"}, f"Import failed ({type(exc).__name__}: {exc}); nothing was added. "

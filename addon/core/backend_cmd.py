@@ -138,6 +138,19 @@ def short_data_root(platform: str | None = None, environ: dict | None = None,
     return Path(base) / "tcmr-mocap"
 
 
+ENV_DATA_DIR = "TCMR_DATA_DIR"  # the backend's override of its default model data folder
+
+
+def default_data_dir(environ: dict | None = None) -> Path:
+    """The model data folder when none is chosen, in the backend's order: $TCMR_DATA_DIR, else
+    `<short_data_root>/base_data` (backend/datafiles.py resolves the same way)."""
+    environ = os.environ if environ is None else environ
+    env = environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser()
+    return short_data_root(environ=environ) / "base_data"
+
+
 def venv_python(env_dir: str | os.PathLike, platform: str | None = None) -> Path:
     import sys
 

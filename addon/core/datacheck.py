@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import AddonError
+
 SMPL_SITE = "smplify.is.tue.mpg.de (basicModel_neutral_lbs_10_207_0_v1.0.0.pkl, renamed)"
 TCMR_RELEASE = "TCMR release base_data.zip (hongsukchoi/TCMR_RELEASE, scripts/get_base_data.sh)"
 SYNTHETIC_MARKER = "SYNTHETIC_MODEL_DATA.txt"
@@ -132,10 +134,6 @@ def is_synthetic(folder: str | os.PathLike) -> bool:
     return bool(folder) and (Path(folder) / SYNTHETIC_MARKER).is_file()
 
 
-class InstallError(Exception):
-    """Model data could not be installed; the message says why and what to do."""
-
-
 def _collect_from_zip(src: Path, workdir: Path) -> dict[str, Path]:
     """Extract only the known file names (any folder depth) into workdir; no other paths."""
     found: dict[str, Path] = {}
@@ -150,7 +148,7 @@ def _collect_from_zip(src: Path, workdir: Path) -> dict[str, Path]:
                     shutil.copyfileobj(fin, fout, 1 << 20)
                 found[base] = target
     except zipfile.BadZipFile as exc:
-        raise InstallError(f"{src.name} is not a readable zip file ({exc})") from exc
+        raise AddonError(f"{src.name} is not a readable zip file ({exc})") from exc
     return found
 
 
@@ -173,22 +171,22 @@ def _source_is_synthetic(src: Path, found: dict[str, Path]) -> bool:
 def install_model_data(src: str | os.PathLike, dest: str | os.PathLike) -> list[str]:
     """Copy the model files found in `src` (a folder or a zip in the official base_data layout)
     into `dest` after validating each. All-or-nothing: if any found file is invalid, nothing is
-    copied. Returns the names installed. Raises InstallError with the reason."""
+    copied. Returns the names installed. Raises AddonError with the reason."""
     src, dest = Path(src), Path(dest)
     if not src.exists():
-        raise InstallError(f"{src} does not exist")
+        raise AddonError(f"{src} does not exist")
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".tcmr-install-", dir=dest) as tmp:
         tmp = Path(tmp)
         found = _collect_from_zip(src, tmp) if src.is_file() else _collect_from_folder(src)
         if not found:
-            raise InstallError(
+            raise AddonError(
                 f"no model data files in {src} (looked for {', '.join(NAMES)}); "
                 "choose the official base_data folder or base_data.zip")
         bad = {n: check_file(p) for n, p in found.items()}
         bad = {n: why for n, why in bad.items() if why}
         if bad:
-            raise InstallError("not installed, invalid files: "
+            raise AddonError("not installed, invalid files: "
                                + "; ".join(f"{n}: {why}" for n, why in sorted(bad.items())))
         staged = {}
         for name, path in found.items():

@@ -111,3 +111,56 @@ def test_rest_joints_from_another_smpl_file_warn(bpy_addon, model_data_dir, smpl
     report = ops_import.import_result(bpy.context, str(bad), str(model_data_dir))
     assert any("track 1: its rest joints differ by 20 mm" in w for w in report.warnings)
     assert len(report.armatures) == 1
+
+
+def _scene_state(bpy):
+    scene = bpy.context.scene
+    r = scene.render
+    return (r.fps, r.fps_base, scene.frame_start, scene.frame_end, r.resolution_x, r.resolution_y,
+            r.resolution_percentage, scene.camera)
+
+
+def _user_scene(bpy):
+    """A scene the user set up: 24 fps, frames 10..250, 1000x500 at 50 %, their own camera."""
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    scene.frame_start, scene.frame_end = 10, 250
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 1000, 500, 50
+    cam = bpy.data.objects.new("User camera", bpy.data.cameras.new("User camera"))
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+
+
+@pytest.mark.parametrize(("kwargs", "frames", "match"), [
+    ({"frame_count": 10**12}, [0, 1, 2], r"video\.frame_count is 1000000000000"),
+    ({"frame_count": 3}, [0, 1, 5_000_000], r"track_1\.npz: frame_index reaches video frame 5000000"),
+    ({"frame_count": 3, "fps": 1e9}, [0, 1, 2], r"video\.fps is 1e\+09"),
+    ({"frame_count": 3, "width": 10**7}, [0, 1, 2], r"video\.width is 10000000 px"),
+    ({"frame_count": 3, "focal": 1e12}, [0, 1, 2], r"camera\.focal_length_px"),
+])
+def test_a_result_that_does_not_fit_a_scene_is_refused_before_anything_changes(
+        bpy_addon, model_data_dir, tmp_path, kwargs, frames, match):
+    """Blender clamps (or fails half-way on) frame numbers, rates and sizes out of its range: the
+    import names the field and leaves the scene's settings and contents as they were."""
+    bpy = bpy_addon
+    _user_scene(bpy)
+    before = _scene_state(bpy)
+    folder = write_result(tmp_path / "clip", {1: random_track(np.random.default_rng(0), np.array(frames))},
+                          **kwargs)
+    _refused(bpy, folder, model_data_dir, match + ".*process the video again")
+    assert _scene_state(bpy) == before
+
+
+def test_a_failure_after_the_scene_settings_puts_them_back(bpy_addon, model_data_dir, tmp_path, monkeypatch):
+    bpy = bpy_addon
+    _user_scene(bpy)
+    before = _scene_state(bpy)
+    real = ops_import.apply_scene_settings
+
+    def fails_after_setting(scene, *args, **kwargs):
+        real(scene, *args, **kwargs)
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(ops_import, "apply_scene_settings", fails_after_setting)
+    _refused(bpy, _two_tracks(tmp_path), model_data_dir, "simulated failure.*nothing was added")
+    assert _scene_state(bpy) == before
