@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-import addon.ops_import as ops_import
+import addon.importer as importer
 
 from .result_factory import random_track, write_result
 
@@ -67,7 +67,7 @@ def test_failure_while_building_removes_everything(bpy_addon, model_data_dir, tm
     bpy = bpy_addon
     user_obj = bpy.data.objects.new("Keep me", None)
     bpy.context.scene.collection.objects.link(user_obj)
-    real = ops_import.build_character
+    real = importer.build_character
     calls = []
 
     def second_fails(*args, **kwargs):
@@ -76,7 +76,7 @@ def test_failure_while_building_removes_everything(bpy_addon, model_data_dir, tm
             raise RuntimeError("simulated failure")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ops_import, "build_character", second_fails)
+    monkeypatch.setattr(importer, "build_character", second_fails)
     _refused(bpy, _two_tracks(tmp_path), model_data_dir, "simulated failure.*nothing was added")
     assert len(calls) == 2  # the first character had been built, and was removed again
     assert bpy.data.objects.get("Keep me") is user_obj and not bpy.data.collections
@@ -85,7 +85,7 @@ def test_failure_while_building_removes_everything(bpy_addon, model_data_dir, tm
 def test_missing_video_still_builds_and_warns(bpy_addon, model_data_dir, tmp_path):
     bpy = bpy_addon
     folder = _two_tracks(tmp_path, video_path=str(tmp_path / "gone.mp4"))
-    report = ops_import.import_result(bpy.context, str(folder), str(model_data_dir))
+    report = importer.import_result(bpy.context, str(folder), str(model_data_dir))
     assert report.armatures == ["TCMR track 1", "TCMR track 2"]
     assert any("video not found" in w and "gone.mp4" in w for w in report.warnings)
     assert len(bpy.data.cameras[0].background_images) == 0
@@ -105,10 +105,10 @@ def test_rest_joints_from_another_smpl_file_warn(bpy_addon, model_data_dir, smpl
 
     track = random_track(np.random.default_rng(0), np.arange(2))
     good = write_result(tmp_path / "good", {1: track}, frame_count=2, joints_rest=exact)
-    report = ops_import.import_result(bpy.context, str(good), str(model_data_dir))
+    report = importer.import_result(bpy.context, str(good), str(model_data_dir))
     assert not any("rest joints" in w for w in report.warnings)
     bad = write_result(tmp_path / "bad", {1: track}, frame_count=2, joints_rest=shifted)
-    report = ops_import.import_result(bpy.context, str(bad), str(model_data_dir))
+    report = importer.import_result(bpy.context, str(bad), str(model_data_dir))
     assert any("track 1: its rest joints differ by 20 mm" in w for w in report.warnings)
     assert len(report.armatures) == 1
 
@@ -155,12 +155,12 @@ def test_a_failure_after_the_scene_settings_puts_them_back(bpy_addon, model_data
     bpy = bpy_addon
     _user_scene(bpy)
     before = _scene_state(bpy)
-    real = ops_import.apply_scene_settings
+    real = importer.apply_scene_settings
 
     def fails_after_setting(scene, *args, **kwargs):
         real(scene, *args, **kwargs)
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(ops_import, "apply_scene_settings", fails_after_setting)
+    monkeypatch.setattr(importer, "apply_scene_settings", fails_after_setting)
     _refused(bpy, _two_tracks(tmp_path), model_data_dir, "simulated failure.*nothing was added")
     assert _scene_state(bpy) == before

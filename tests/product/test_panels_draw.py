@@ -80,7 +80,7 @@ def test_main_panel_idle_running_and_failed(bpy_module):
 
 
 def test_recent_results_list_reads_the_cache(bpy_module, tmp_path, monkeypatch):
-    from addon import panels, preferences
+    from addon import panels, resolve
     from addon.core.cache import ResultCache
 
     bpy = bpy_module
@@ -89,7 +89,7 @@ def test_recent_results_list_reads_the_cache(bpy_module, tmp_path, monkeypatch):
     folder.mkdir(parents=True)
     (folder / "result.json").write_text("{}")
     cache.add("ab" * 32, folder, "/clips/jump.mp4", {}, now=0.0)
-    monkeypatch.setattr(preferences, "results_dir", lambda prefs: str(tmp_path))
+    monkeypatch.setattr(resolve, "results_dir", lambda prefs: str(tmp_path))
     log = _draw(bpy, panels.TCMR_PT_recent)
     assert any(e[0] == "label" and "jump.mp4" in e[1] for e in log)
     assert ("operator", "tcmr.reimport") in log

@@ -20,7 +20,7 @@ def test_install_model_data_operator_from_zip_then_checklist_is_complete(bpy_mod
         for p in src.iterdir():
             zf.write(p, f"base_data/{p.name}")
     dest = tmp_path / "model data"
-    assert bpy.ops.tcmr.install_model_data(filepath=str(zpath), data_dir=str(dest)) == {"FINISHED"}
+    assert bpy.ops.tcmr.install_model_data(filepath=str(zpath), data_dir=str(dest), wait=True) == {"FINISHED"}
     assert all(s.state == datacheck.FOUND for s in datacheck.check_folder(dest))
 
 
@@ -30,14 +30,14 @@ def test_install_model_data_operator_refuses_invalid_files_and_copies_nothing(bp
     (src / "tcmr_demo_model.pth.tar").write_bytes(b"<html>404</html>")
     dest = tmp_path / "dest"
     with pytest.raises(RuntimeError, match=r"tcmr_demo_model\.pth\.tar: not a PyTorch checkpoint"):
-        bpy.ops.tcmr.install_model_data(directory=str(src), data_dir=str(dest))
+        bpy.ops.tcmr.install_model_data(directory=str(src), data_dir=str(dest), wait=True)
     assert not dest.exists() or list(dest.iterdir()) == []
 
 
 def test_backend_buttons_name_the_fix_when_no_environment_exists(bpy_module, tmp_path, monkeypatch):
-    from addon import preferences
+    from addon import resolve
 
-    monkeypatch.setattr(preferences, "env_dir", lambda prefs: tmp_path / "no env")
+    monkeypatch.setattr(resolve, "env_dir", lambda prefs: tmp_path / "no env")
     with pytest.raises(RuntimeError, match="Create the environment"):
         bpy_module.ops.tcmr.test_backend()
     with pytest.raises(RuntimeError, match="Create the environment"):
@@ -49,7 +49,7 @@ def test_create_environment_runs_as_a_polled_job_and_reports_pip_failure(bpy_mod
     ends with the installer's error and a hint; its log holds pip's output."""
     from pathlib import Path
 
-    from addon import ops_process
+    from addon import jobs
     from addon.core.backend_cmd import venv_python
 
     from .conftest import poll_until
@@ -59,11 +59,11 @@ def test_create_environment_runs_as_a_polled_job_and_reports_pip_failure(bpy_mod
     wheels.mkdir()
     res = bpy.ops.tcmr.create_backend_env(env_dir=str(tmp_path / "env"), wheel_dir=str(wheels))
     assert res == {"FINISHED"}
-    job = ops_process.active_job("aux")
+    job = jobs.active_job("aux")
     assert job is not None and job.kind == "env"
     labels = set()
     wm = bpy.context.window_manager
-    poll_until(ops_process, job, 240, on_tick=lambda j: labels.add(wm.tcmr_aux.stage_label))
+    poll_until(jobs, job, 240, on_tick=lambda j: labels.add(wm.tcmr_aux.stage_label))
     st = bpy.context.window_manager.tcmr_aux
     assert st.error_code == "INSTALL_FAILED" and "wheel folder" in st.error_hint
     assert any("Installing" in label for label in labels)
