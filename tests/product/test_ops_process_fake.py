@@ -214,3 +214,79 @@ def test_result_is_imported_by_the_real_import_operator(bpy_module, fake_backend
     armature = next(o for o in coll.objects if o.type == "ARMATURE")
     assert len(armature.data.bones) == 24 and armature.animation_data.action is not None
     assert "SYNTHETIC" in st.message
+
+
+def test_the_clip_is_hashed_in_the_job_not_on_blenders_thread(bpy_module, fake_backend, clip, tmp_path,
+                                                               imports, monkeypatch):
+    """A multi-GB clip takes a while to hash: the operator returns before the hash is done, and
+    the hash runs on the job's thread (with progress, cancellable)."""
+    import threading
+
+    from addon import jobs
+    from addon.core import cache
+
+    monkeypatch.setenv("FAKE_MODE", "ok")
+    release, threads = threading.Event(), []
+    real = cache.input_hash
+
+    def slow_hash(path, progress=None):
+        threads.append(threading.current_thread())
+        assert release.wait(20), "the test never released the hash"
+        return real(path, progress)
+
+    monkeypatch.setattr(cache, "input_hash", slow_hash)
+    assert _run(bpy_module, fake_backend, clip, tmp_path) == {"FINISHED"}  # returned while hashing
+    job = jobs.active_job("run")
+    assert job is not None and not job.done and bpy_module.context.window_manager.tcmr_job.running
+    release.set()
+    poll_until(jobs, job, 30)
+    assert threads and threads[0] is not threading.main_thread()
+    assert bpy_module.context.window_manager.tcmr_job.error_code == "" and len(imports) == 1
+
+
+def test_cancel_while_hashing_starts_no_backend(bpy_module, fake_backend, clip, tmp_path, imports,
+                                                monkeypatch):
+    import threading
+
+    from addon import jobs
+    from addon.core import cache
+
+    started = threading.Event()
+
+    def endless_hash(path, progress=None):
+        started.set()
+        while True:
+            progress(1)  # raises once the job is cancelled
+
+    monkeypatch.setattr(cache, "input_hash", endless_hash)
+    _run(bpy_module, fake_backend, clip, tmp_path)
+    job = jobs.active_job("run")
+    assert started.wait(10)
+    assert bpy_module.ops.tcmr.cancel_job() == {"FINISHED"}
+    assert job.done and job.process.process is None and imports == []
+    assert bpy_module.context.window_manager.tcmr_job.error_code == "CANCELLED"
+    assert not list((tmp_path / "cache").glob("*/result.json"))
+
+
+def test_resolve_run_fills_panel_and_preference_values(bpy_module, clip, fake_backend, tmp_path, monkeypatch):
+    """The operator's "use the panel / preferences" values, resolved in one typed place."""
+    from addon import video_run
+
+    bpy = bpy_module
+    monkeypatch.setenv("TCMR_DATA_DIR", str(tmp_path / "env data"))
+    ui = bpy.context.scene.tcmr_settings
+    ui.video, ui.use_range, ui.frame_start, ui.frame_end = str(clip), True, 4, 9
+    ui.people, ui.smoothing, ui.bbox = "largest", "slerp", "1,2,3,4"
+    run = video_run.resolve_run(video_run.RunRequest(python=str(fake_backend)), bpy.context)
+    s = run.settings
+    assert (run.video, run.data_dir) == (str(clip), str(tmp_path / "env data"))
+    assert (s.start, s.end, s.main_person, s.smooth, s.bbox, s.device) == (4, 9, "largest", "slerp",
+                                                                             (1, 2, 3, 4), "auto")
+    request = video_run.RunRequest(python=str(fake_backend), start=video_run.WHOLE_VIDEO,
+                                   end=video_run.WHOLE_VIDEO, people="none", smoothing="none",
+                                   device="cpu", data_dir=str(tmp_path / "d"))
+    s = video_run.resolve_run(request, bpy.context).settings
+    assert (s.start, s.end, s.main_person, s.smooth, s.device, s.data_dir) == (
+        None, None, "none", "none", "cpu", str(tmp_path / "d"))
+    ui.video = ui.bbox = ""
+    ui.use_range = False
