@@ -16,6 +16,7 @@ from .core.errors import AddonError
 
 ENVSETUP_SCRIPT = Path(__file__).resolve().parent / "core" / "envsetup.py"
 INSTALL_PROGRESS_S = 0.2
+MB = 1 << 20
 
 
 def start_env_setup(log_dir: str, env: Path, variant: str, wheels: str = "") -> jobs.Job:
@@ -76,7 +77,7 @@ def _install(src: str, dest: str, emit, token) -> None:
         now = time.monotonic()
         if now - last[0] >= INSTALL_PROGRESS_S or done >= total:
             last[0] = now
-            emit("progress", stage="install", done=done, total=total)
+            emit("progress", stage="install", done=done / MB, total=total / MB, unit="MB")
 
     names = datacheck.install_model_data(src, dest, progress)
     missing = [s.name for s in datacheck.check_folder(dest) if s.state != datacheck.FOUND]

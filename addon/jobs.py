@@ -130,7 +130,7 @@ def _poll_one(job: Job) -> None:
     st = status_of(job.kind)
     s = job.state
     st.stage_label, st.factor, st.fps = s.stage_label, s.factor, s.rate
-    st.eta, st.device = format_eta(s.eta), s.device
+    st.eta, st.device, st.rate_unit = format_eta(s.eta), s.device, s.unit
     if s.warnings:
         _code, message, hint = s.warnings[-1]
         st.warning = f"{message} ({hint})" if hint else message
@@ -169,7 +169,7 @@ def _report_async(kind: str) -> None:
     Info editor only takes reports from operators: tcmr.job_report shows the status's error)."""
     try:
         bpy.ops.tcmr.job_report(kind=kind)
-    except (RuntimeError, AttributeError) as exc:  # no context to report in: the panel still shows it
+    except RuntimeError as exc:  # no context to report in: the panel still shows it
         print(f"TCMR: {exc}")
 
 

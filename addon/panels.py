@@ -49,7 +49,7 @@ class TCMR_PT_main(bpy.types.Panel):
         if st.running:
             layout.progress(factor=st.factor, type="BAR", text=f"{st.stage_label}  {st.factor * 100:.0f}%")
             row = layout.row()
-            row.label(text=f"{st.fps:.1f} frames/s" if st.fps > 0 else "measuring speed...")
+            row.label(text=f"{st.fps:.1f} {st.rate_unit}/s" if st.fps > 0 else "measuring speed...")
             row.label(text=f"ETA {st.eta}")
             layout.operator("tcmr.cancel_job", icon="CANCEL").slot = "run"
         else:

@@ -36,7 +36,8 @@ class TCMR_JobStatus(bpy.types.PropertyGroup):
     kind: StringProperty(default="")  # run / check / env / selftest / install
     stage_label: StringProperty(default="")
     factor: FloatProperty(default=0.0, min=0.0, max=1.0)
-    fps: FloatProperty(default=0.0)
+    fps: FloatProperty(default=0.0)  # rate, in rate_unit per second
+    rate_unit: StringProperty(default="frames")
     eta: StringProperty(default="")
     device: StringProperty(default="")
     message: StringProperty(default="")  # last outcome, for people

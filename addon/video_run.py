@@ -30,6 +30,7 @@ FROM_PANEL = -2  # start / end: the panel's frame range (when its Frame Range bo
 WHOLE_VIDEO = -1  # start: from the first frame; end: to the last
 PANEL, PREFS = "PANEL", "PREFS"  # people / smoothing: the panel's; device: the preferences'
 HASH_PROGRESS_S = 0.2  # at most this often a progress event while hashing
+MB = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def _hash_progress(total: int, emit, token):
         now = time.monotonic()
         if now - state["at"] >= HASH_PROGRESS_S or state["done"] >= total:
             state["at"] = now
-            emit("progress", stage="hash", done=state["done"], total=total)
+            emit("progress", stage="hash", done=state["done"] / MB, total=total / MB, unit="MB")
 
     return tick
 

@@ -82,6 +82,7 @@ class JobState:
     done: float = 0.0
     total: float = 0.0
     device: str = ""
+    unit: str = "frames"  # what `done` / `total` (and the rate) count
     backend_version: str = ""
     protocol: int | None = None
     warnings: list[tuple[str, str, str]] = field(default_factory=list)  # (code, message, hint)
@@ -126,6 +127,8 @@ class JobState:
                 self._enter(stage, None)
             self.done = float(event.done or 0)
             self.total = float(event.total or 0)
+            unit = event.extra.get("unit")  # the add-on's own jobs count MB; the backend frames
+            self.unit = unit if isinstance(unit, str) and unit else "frames"
             self.meter.add(now, self.done)
         elif isinstance(event, WarningEvent):
             self.warnings.append((event.code or "", event.message or "", event.hint or ""))

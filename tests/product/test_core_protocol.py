@@ -109,3 +109,12 @@ def test_events_are_typed_and_the_result_keeps_its_extra_fields():
     state = JobState()
     state.apply(ev, 0.0)
     assert state.result_path == "/r" and state.result.extra["torch"] == "2.6"
+
+
+def test_progress_unit_comes_from_the_event_and_defaults_to_frames():
+    state = JobState()
+    line = '{"event": "progress", "stage": "hash", "done": 1.5, "total": 3, "unit": "MB"}'
+    state.apply(parse_line(line), 0.0)
+    assert state.unit == "MB" and state.factor == 0.5
+    state.apply(parse_line('{"event": "progress", "stage": "detect", "done": 1, "total": 3}'), 1.0)
+    assert state.unit == "frames"
