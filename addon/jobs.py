@@ -79,12 +79,12 @@ def log_path(folder: str | os.PathLike, name: str) -> Path:
     return Path(folder) / "logs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
 
 
-def start_backend(kind: str, argv: list[str], log: Path, on_finish=None, extra=None, cwd=None) -> Job:
+def start_backend(kind: str, argv: list[str], log: Path, on_finish=None, cwd=None) -> Job:
     """Start a backend-protocol process (`argv`, cwd = the backend root unless given)."""
     _refuse_busy(kind)
     root = backend_root() if cwd is None else Path(cwd)
     proc = BackendProcess(argv, cwd=str(root), env=backend_cmd.backend_env(root), log_path=log)
-    return _register(Job(kind, proc, on_finish, extra=dict(extra or {})))
+    return _register(Job(kind, proc, on_finish), "Starting backend")
 
 
 def start_thread(kind: str, work: Work, log: Path, on_finish=None, on_cancel=None, extra=None,
@@ -95,7 +95,8 @@ def start_thread(kind: str, work: Work, log: Path, on_finish=None, on_cancel=Non
     root = backend_root()
     task = ThreadTask(work, log, error_code=error_code, cwd=str(root), env=backend_cmd.backend_env(root))
     # `extra` itself (not a copy): `work` may add to it on its thread, e.g. the folder it made
-    return _register(Job(kind, task, on_finish, on_cancel, extra=extra if extra is not None else {}))
+    job = Job(kind, task, on_finish, on_cancel, extra=extra if extra is not None else {})
+    return _register(job, "Starting")
 
 
 def _refuse_busy(kind: str) -> None:
@@ -103,10 +104,10 @@ def _refuse_busy(kind: str) -> None:
         raise RuntimeError("another job is still running; cancel it first")
 
 
-def _register(job: Job) -> Job:
+def _register(job: Job, label: str) -> Job:
     _JOBS[slot_of(job.kind)] = job
     st = status_of(job.kind)
-    st.running, st.kind, st.stage_label = True, job.kind, "Starting"
+    st.running, st.kind, st.stage_label = True, job.kind, label
     st.factor, st.fps, st.eta = 0.0, 0.0, ""
     st.message = st.error_code = st.error_message = st.error_hint = st.result_path = st.warning = ""
     st.log_path = str(job.process.log_path)
