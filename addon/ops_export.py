@@ -16,6 +16,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from .anim_shim import action_fcurves
+from .core.errors import AddonError
 from .core.fbx_presets import ARMATURE_NODE_NAME, TARGETS, export_settings
 
 _TARGET_ITEMS = (
@@ -26,22 +27,15 @@ _TARGET_ITEMS = (
 assert tuple(item[0] for item in _TARGET_ITEMS) == TARGETS
 
 
-class ExportFailure(Exception):
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
 def _character_armature(context, name: str):
     obj = bpy.data.objects.get(name) if name else context.active_object
     if obj is None:
-        raise ExportFailure(f"no object named {name!r}" if name else "no active object",
+        raise AddonError(f"no object named {name!r}" if name else "no active object",
                             "Select the character's armature (or pass object=<armature name>).")
     if obj.type != "ARMATURE" and obj.parent is not None and obj.parent.type == "ARMATURE":
         obj = obj.parent  # the body mesh was given: export its armature
     if obj.type != "ARMATURE":
-        raise ExportFailure(f"{obj.name!r} is not an armature",
+        raise AddonError(f"{obj.name!r} is not an armature",
                             "Select the character's armature (or pass object=<armature name>).")
     return obj
 
@@ -60,26 +54,26 @@ def keyed_range(arm) -> tuple[int, int] | None:
 
 
 def export_character(context, filepath: str, target: str, object_name: str = "") -> list[str]:
-    """Write the character's FBX; returns the exported object names. Raises ExportFailure."""
+    """Write the character's FBX; returns the exported object names. Raises AddonError."""
     arm = _character_armature(context, object_name)
     if not filepath:
-        raise ExportFailure("no file path given", "Choose where to save the .fbx file.")
+        raise AddonError("no file path given", "Choose where to save the .fbx file.")
     path = Path(bpy.path.abspath(filepath))
     if path.suffix.lower() != ".fbx":
         path = path.with_suffix(".fbx")
     if not path.parent.is_dir():
-        raise ExportFailure(f"folder does not exist: {path.parent}", "Choose an existing folder.")
+        raise AddonError(f"folder does not exist: {path.parent}", "Choose an existing folder.")
     try:
         settings = dict(export_settings(target))
     except ValueError as exc:
-        raise ExportFailure(str(exc), "Use target='UNITY', 'UNREAL' or 'GENERIC'.") from exc
+        raise AddonError(str(exc), "Use target='UNITY', 'UNREAL' or 'GENERIC'.") from exc
     members = [arm] + [child for child in arm.children if child.type == "MESH"]
 
     view_layer = context.view_layer
     in_layer = {obj.name for obj in view_layer.objects}
     missing = [obj.name for obj in members if obj.name not in in_layer]
     if missing:
-        raise ExportFailure(f"{', '.join(missing)} not in the current view layer",
+        raise AddonError(f"{', '.join(missing)} not in the current view layer",
                             "Link the character's collection to the scene and make it visible.")
     was_selected = [obj.name for obj in view_layer.objects if obj.select_get()]
     was_active = view_layer.objects.active
@@ -106,7 +100,7 @@ def export_character(context, filepath: str, target: str, object_name: str = "")
             arm.name = node_name
         result = bpy.ops.export_scene.fbx(filepath=str(path), check_existing=False, **settings)
         if "FINISHED" not in result:
-            raise ExportFailure(f"the FBX exporter did not finish ({result})", "See the system console.")
+            raise AddonError(f"the FBX exporter did not finish ({result})", "See the system console.")
     finally:
         if arm.name != arm_name:
             arm.name = arm_name
@@ -144,8 +138,8 @@ class TCMR_OT_export_fbx(bpy.types.Operator):
     def execute(self, context):
         try:
             names = export_character(context, self.filepath, self.target, self.object)
-        except ExportFailure as exc:
-            self.report({"ERROR"}, f"{exc.message}. {exc.hint}")
+        except AddonError as exc:
+            self.report({"ERROR"}, exc.report_text())
             return {"CANCELLED"}
         self.report({"INFO"}, f"Exported {', '.join(names)} ({self.target}) to {self.filepath}")
         return {"FINISHED"}

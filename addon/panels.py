@@ -5,15 +5,10 @@ from pathlib import Path
 
 import bpy
 
-from . import preferences
+from . import preferences, resolve
 from .core import cache, datacheck
 
 CATEGORY = "Mocap"
-
-
-def _has_op(idname: str) -> bool:
-    group, name = idname.split(".")
-    return name in dir(getattr(bpy.ops, group))
 
 
 class TCMR_PT_main(bpy.types.Panel):
@@ -27,7 +22,7 @@ class TCMR_PT_main(bpy.types.Panel):
         layout = self.layout
         ui = context.scene.tcmr_settings
         st = context.window_manager.tcmr_job
-        prefs = preferences.get_prefs(context)
+        prefs = resolve.get_prefs(context)
 
         layout.prop(ui, "video", text="")
         col = layout.column(align=True)
@@ -41,7 +36,7 @@ class TCMR_PT_main(bpy.types.Panel):
         layout.prop(ui, "bbox")
         layout.prop(ui, "use_cache")
 
-        data = preferences.data_dir(prefs)
+        data = resolve.data_dir(prefs)
         statuses = preferences.cached_check(data)
         if not datacheck.ready_for_run(statuses):
             missing = [s.name for s in statuses if s.state != "found"]
@@ -54,7 +49,7 @@ class TCMR_PT_main(bpy.types.Panel):
         if st.running:
             layout.progress(factor=st.factor, type="BAR", text=f"{st.stage_label}  {st.factor * 100:.0f}%")
             row = layout.row()
-            row.label(text=f"{st.fps:.1f} frames/s" if st.fps > 0 else "measuring speed...")
+            row.label(text=f"{st.fps:.1f} {st.rate_unit}/s" if st.fps > 0 else "measuring speed...")
             row.label(text=f"ETA {st.eta}")
             layout.operator("tcmr.cancel_job", icon="CANCEL").slot = "run"
         else:
@@ -86,7 +81,7 @@ class TCMR_PT_recent(bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context):
-        entries = _recent(preferences.results_dir(preferences.get_prefs(context)))
+        entries = _recent(resolve.results_dir(resolve.get_prefs(context)))
         if not entries:
             self.layout.label(text="No results yet")
         for entry in entries[:8]:
@@ -105,10 +100,8 @@ class TCMR_PT_import_export(bpy.types.Panel):
 
     def draw(self, context):
         col = self.layout.column()
-        if _has_op("tcmr.import_result"):
-            col.operator("tcmr.import_result", icon="IMPORT")
-        if _has_op("tcmr.export_fbx"):
-            col.operator("tcmr.export_fbx", icon="EXPORT")
+        col.operator("tcmr.import_result", icon="IMPORT")
+        col.operator("tcmr.export_fbx", icon="EXPORT")
 
 
 _RECENT = {"key": None, "value": []}

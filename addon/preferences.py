@@ -1,10 +1,11 @@
-"""Add-on preferences: backend Python, model data folder, device; plus the resolved values.
+"""Add-on preferences: the settings (backend Python, model data folder, device, results cache)
+and how they are drawn. Nothing else: the values with their defaults filled in are resolve.py's,
+the buttons drawn here are ops_prefs.py's operators.
 
 Empty folders mean the defaults under one short per-user folder (`core.backend_cmd.
 short_data_root`, e.g. ~/.local/share/tcmr-mocap): `env/` (managed environment),
-`base_data/` (model data, the backend's own default too) and `results/` (result cache).
-When the add-on runs without registered preferences (imported as a plain package in tests and
-scripts), the same defaults apply.
+`base_data/` (model data, the backend's own default too; $TCMR_DATA_DIR overrides it) and
+`results/` (result cache).
 """
 
 import time
@@ -13,8 +14,8 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import backend_env
-from .core import backend_cmd, datacheck
+from . import resolve
+from .core import datacheck
 
 DEVICE_ITEMS = (
     ("auto", "Auto", "CUDA when the backend's torch sees a GPU, else CPU"),
@@ -61,41 +62,6 @@ class TCMR_AddonPreferences(bpy.types.AddonPreferences):
         box.prop(self, "results_dir")
 
 
-def get_prefs(context=None):
-    """The add-on's preferences, or None when it runs unregistered as a plain package."""
-    context = context or bpy.context
-    addon = context.preferences.addons.get(__package__)
-    return addon.preferences if addon else None
-
-
-def env_dir(prefs) -> Path:
-    if prefs and prefs.env_dir:
-        return Path(bpy.path.abspath(prefs.env_dir))
-    return backend_cmd.short_data_root() / "env"
-
-
-def backend_python(prefs) -> str:
-    if prefs and prefs.python_mode == "CUSTOM":
-        return bpy.path.abspath(prefs.custom_python)
-    return str(backend_cmd.venv_python(env_dir(prefs)))
-
-
-def data_dir(prefs) -> str:
-    if prefs and prefs.data_dir:
-        return bpy.path.abspath(prefs.data_dir)
-    return str(backend_cmd.short_data_root() / "base_data")
-
-
-def results_dir(prefs) -> str:
-    if prefs and prefs.results_dir:
-        return bpy.path.abspath(prefs.results_dir)
-    return str(backend_cmd.short_data_root() / "results")
-
-
-def device(prefs) -> str:
-    return prefs.device if prefs else "auto"
-
-
 # -- drawing -----------------------------------------------------------------------------------
 def draw_backend(layout, prefs, context):
     box = layout.box()
@@ -106,7 +72,7 @@ def draw_backend(layout, prefs, context):
         row = box.row()
         row.prop(prefs, "torch_variant")
         box.prop(prefs, "wheel_dir")
-        py = Path(backend_python(prefs))
+        py = Path(resolve.backend_python(prefs))
         box.label(text=f"Python: {py}" if py.exists() else "Not created yet",
                   icon="CHECKMARK" if py.exists() else "INFO")
         box.operator("tcmr.create_backend_env", icon="IMPORT",
@@ -116,7 +82,7 @@ def draw_backend(layout, prefs, context):
     row = box.row()
     row.operator("tcmr.test_backend", icon="PLAY")
     row.operator("tcmr.selftest_backend", icon="EXPERIMENTAL")
-    backend_env.draw_aux_status(box, context)
+    draw_aux_status(box, context)
 
 
 _CHECK_CACHE: dict = {}
@@ -142,7 +108,7 @@ def draw_model_data(layout, prefs):
     box = layout.box()
     box.label(text="Model Data", icon="FILE_FOLDER")
     box.prop(prefs, "data_dir")
-    folder = data_dir(prefs)
+    folder = resolve.data_dir(prefs)
     box.label(text=f"Folder: {folder}")
     if datacheck.is_synthetic(folder):
         box.label(text="SYNTHETIC test data: results are meaningless", icon="ERROR")
@@ -157,11 +123,22 @@ def draw_model_data(layout, prefs):
     box.operator("tcmr.install_model_data", icon="IMPORT")
 
 
-def register():
-    backend_env.register()
-    bpy.utils.register_class(TCMR_AddonPreferences)
+def draw_aux_status(layout, context):
+    """Progress / answer of the last preferences job (wm.tcmr_aux)."""
+    st = context.window_manager.tcmr_aux
+    if st.running:
+        row = layout.row()
+        row.progress(factor=st.factor, type="BAR", text=f"{st.stage_label}")
+        row.operator("tcmr.cancel_job", text="", icon="X").slot = "aux"
+    elif st.error_code:
+        box = layout.box()
+        box.label(text=f"[{st.error_code}] {st.error_message}", icon="ERROR")
+        if st.error_hint:
+            box.label(text=st.error_hint, icon="INFO")
+    elif st.message:
+        layout.label(text=st.message, icon="CHECKMARK")
+    if st.log_path:
+        layout.operator("tcmr.open_log", icon="TEXT").slot = "aux"
 
 
-def unregister():
-    bpy.utils.unregister_class(TCMR_AddonPreferences)
-    backend_env.unregister()
+register, unregister = bpy.utils.register_classes_factory((TCMR_AddonPreferences,))

@@ -1,19 +1,16 @@
 """Panel settings (per scene, saved in the .blend) and job status (per session, on the window
-manager, never saved). Job status is written only by the main-thread poll function."""
+manager, never saved). Job status is written only by the main-thread poll function (jobs.py)."""
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-PEOPLE_ITEMS = (
-    ("all", "All People", "One character per tracked person"),
-    ("longest", "Main Person (Longest)", "Only the person seen in the most frames"),
-    ("largest", "Main Person (Largest)", "Only the person who appears largest (closest to the camera)"),
-)
-SMOOTHING_ITEMS = (
-    ("none", "None", "Raw network output"),
-    ("oneeuro", "Light (One Euro)", "Removes jitter and keeps fast motion (one-euro filter)"),
-    ("slerp", "Strong (Slerp)", "Very smooth motion; fast moves are softened (TCMR's evaluation filter)"),
-)
+from .core import run_options
+
+# Choices, labels and defaults of the run options: the backend's table (core.run_options).
+_PEOPLE = run_options.option("main_person")
+_SMOOTHING = run_options.option("smooth")
+PEOPLE_ITEMS = _PEOPLE.enum_items()
+SMOOTHING_ITEMS = _SMOOTHING.enum_items()
 
 
 class TCMR_ProcessSettings(bpy.types.PropertyGroup):
@@ -24,8 +21,8 @@ class TCMR_ProcessSettings(bpy.types.PropertyGroup):
     frame_start: IntProperty(name="Start", default=0, min=0, description="First video frame (from 0)")
     frame_end: IntProperty(name="End", default=100, min=1,
                            description="Video frame after the last one processed")
-    people: EnumProperty(name="People", items=PEOPLE_ITEMS, default="all")
-    smoothing: EnumProperty(name="Smoothing", items=SMOOTHING_ITEMS, default="oneeuro")
+    people: EnumProperty(name="People", items=PEOPLE_ITEMS, default=_PEOPLE.panel_default)
+    smoothing: EnumProperty(name="Smoothing", items=SMOOTHING_ITEMS, default=_SMOOTHING.panel_default)
     bbox: StringProperty(name="Person Box", default="",
                          description="Optional x,y,w,h in pixels: follow one person inside this fixed box "
                                      "(skips detection)")
@@ -36,10 +33,11 @@ class TCMR_ProcessSettings(bpy.types.PropertyGroup):
 
 class TCMR_JobStatus(bpy.types.PropertyGroup):
     running: BoolProperty(default=False)
-    kind: StringProperty(default="")  # run / check / env / selftest
+    kind: StringProperty(default="")  # run / check / env / selftest / install
     stage_label: StringProperty(default="")
     factor: FloatProperty(default=0.0, min=0.0, max=1.0)
-    fps: FloatProperty(default=0.0)
+    fps: FloatProperty(default=0.0)  # rate, in rate_unit per second
+    rate_unit: StringProperty(default="frames")
     eta: StringProperty(default="")
     device: StringProperty(default="")
     message: StringProperty(default="")  # last outcome, for people

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend import __version__
+from backend import __version__, run_options
 from backend.camera import crop_cam_to_transl, default_focal
 from backend.crops import crop_batch
 from backend.errors import BackendError, Code
@@ -32,9 +32,9 @@ from backend.result import FORMAT_VERSION, ResultWriter, track_arrays
 from backend.smoothing import METHODS as SMOOTH_METHODS
 from backend.smoothing import SmoothingConfig, smooth_rotations, smooth_translation
 from backend.tracking import Track, fixed_track
-from backend.video import DEFAULT_IMAGE_FPS, FrameSource
+from backend.video import FrameSource
 
-MAIN_PERSON_MODES = ("none", "longest", "largest")
+MAIN_PERSON_MODES = run_options.OPTIONS["main_person"].choices  # ("none", "longest", "largest")
 REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d")  # the per-frame outputs a result keeps
 FOCAL_RULE = ("sqrt(W^2 + H^2) px: the image diagonal, a ~53 degree diagonal field of view (CLIFF's "
               "assumption for an unknown camera); TCMR's own 5000 px on a 224 crop is a near-orthographic "
@@ -49,18 +49,19 @@ class RunConfig:
     out: str
     data_dir: str | None = None
     device: str = "auto"
-    bbox: tuple[float, float, float, float] | None = None  # X, Y, W, H pixels: fixed box, no detection
-    detector: str | None = None  # ONNX person detector; None: the embedded default
-    start: int = 0  # first source frame (0-based, inclusive)
-    end: int | None = None  # stop before this source frame (exclusive); None: to the end
-    focal: float | None = None  # pixels; None: default_focal(W, H)
-    smooth: str = "none"
-    save_features: bool = False
-    main_person: str = "none"  # none: every person; longest | largest: only that one
-    min_track_length: int = 25  # frames; shorter detected tracks are dropped (official demo: 25)
-    batch_size: int = 32  # crops per backbone batch
-    regress_batch_size: int = 64  # windows per TCMR batch
-    image_fps: float = DEFAULT_IMAGE_FPS  # frame rate recorded for an image folder
+    # Defaults: backend/run_options.json, the one table the CLI and the add-on read too.
+    bbox: tuple[float, float, float, float] | None = run_options.default("bbox")  # X,Y,W,H px: no detector
+    detector: str | None = run_options.default("detector")  # ONNX person detector; None: the embedded one
+    start: int = run_options.default("start")  # first source frame (0-based, inclusive)
+    end: int | None = run_options.default("end")  # stop before this source frame (exclusive); None: the end
+    focal: float | None = run_options.default("focal")  # pixels; None: default_focal(W, H)
+    smooth: str = run_options.default("smooth")  # none (the official demo) | oneeuro | slerp
+    save_features: bool = run_options.default("save_features")
+    main_person: str = run_options.default("main_person")  # none: every person; longest | largest
+    min_track_length: int = run_options.default("min_track_length")  # frames; shorter tracks dropped
+    batch_size: int = run_options.default("batch_size")  # crops per backbone batch
+    regress_batch_size: int = run_options.default("regress_batch_size")  # windows per TCMR batch
+    image_fps: float = run_options.default("image_fps")  # frame rate recorded for an image folder
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:

@@ -11,19 +11,10 @@ Optionally renders a still from the video camera with Workbench (`--render PNG`)
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def default_data_dir() -> str:
-    if os.environ.get("TCMR_DATA_DIR"):
-        return os.environ["TCMR_DATA_DIR"]
-    from addon.core.backend_cmd import short_data_root
-
-    return str(short_data_root() / "base_data")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     addon.register()
-    data_dir = args.data_dir or default_data_dir()
-    res = bpy.ops.tcmr.import_result(filepath=str(result), data_dir=data_dir)
+    # "" = the add-on's own resolution ($TCMR_DATA_DIR, else the per-user folder)
+    res = bpy.ops.tcmr.import_result(filepath=str(result), data_dir=args.data_dir)
     if "FINISHED" not in res:
         print(f"headless_blender: import failed ({res})", file=sys.stderr)
         return 2

@@ -2,9 +2,9 @@
 (docs/contracts.md).
 
 Always an argument list, never a shell string (paths with spaces, quotes or non-ASCII letters
-pass through unchanged). The backend package sits next to the add-on: inside the installed
-extension it is `<addon dir>/backend`; in a source checkout it is `<repo>/backend`, beside
-`<repo>/addon`. The process runs with that folder as cwd and first PYTHONPATH entry.
+pass through unchanged). The backend package sits next to the add-on (core.layout); the process
+runs with that folder as cwd and first PYTHONPATH entry. The run options' flags, choices and
+defaults come from the backend's own table (core.run_options).
 """
 
 from __future__ import annotations
@@ -13,14 +13,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-PEOPLE = ("all", "longest", "largest")  # every person, or only the one seen longest / largest
-SMOOTHING = ("none", "oneeuro", "slerp")  # backend `run --smooth` methods
+from . import run_options
+
 DEVICES = ("auto", "cpu", "cuda")
+# The run options the add-on sets (RunConfig names); their flags, choices and defaults come from
+# the backend's table (core.run_options).
+RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox")
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Everything that changes what `run` computes (and so the cache key), plus where it writes."""
+    """Everything that changes what `run` computes (and so the cache key), plus where it writes.
+    Field names are the backend's RunConfig names; defaults are the add-on's (core.run_options)."""
 
     video: str
     out_dir: str
@@ -28,14 +32,13 @@ class RunSettings:
     device: str = "auto"
     start: int | None = None  # first source frame (inclusive), None = from the start
     end: int | None = None  # last source frame (exclusive), None = to the end
-    people: str = "all"  # "all" tracks, or only the main person: "longest" or "largest" seen
-    smoothing: str = "oneeuro"
+    main_person: str = run_options.option("main_person").panel_default  # none = every person
+    smooth: str = run_options.option("smooth").panel_default  # oneeuro in the add-on, none in the CLI
     bbox: tuple[int, int, int, int] | None = None  # one fixed person box (x, y, w, h) px: no detection
 
     def key_fields(self) -> dict:
         """The settings that change the result (no paths: the video enters by content hash)."""
-        return {"start": self.start, "end": self.end, "people": self.people, "smoothing": self.smoothing,
-                "bbox": list(self.bbox) if self.bbox else None}
+        return {name: (list(v) if isinstance(v := getattr(self, name), tuple) else v) for name in RUN_OPTIONS}
 
 
 def parse_bbox(text: str) -> tuple[int, int, int, int] | None:
@@ -52,16 +55,6 @@ def parse_bbox(text: str) -> tuple[int, int, int, int] | None:
     return x, y, w, h
 
 
-def find_backend_root(addon_dir: str | os.PathLike) -> Path:
-    """The folder that holds the `backend` package, for an installed zip or a source checkout."""
-    addon_dir = Path(addon_dir).resolve()
-    for root in (addon_dir, addon_dir.parent):
-        if (root / "backend" / "__main__.py").is_file():
-            return root
-    raise FileNotFoundError(
-        f"the backend package was not found next to the add-on ({addon_dir}); reinstall the add-on zip")
-
-
 def base_argv(python: str, command: str, data_dir: str = "", device: str | None = None) -> list[str]:
     argv = [str(python), "-m", "backend", command, "--jsonl"]
     if data_dir:
@@ -73,23 +66,25 @@ def base_argv(python: str, command: str, data_dir: str = "", device: str | None 
     return argv
 
 
+def _option_argv(name: str, value) -> list[str]:
+    """The flag and value of one run option, [] when the backend's default already says it.
+    An option whose panel default differs from the CLI's (`ui_default`) is always sent."""
+    opt = run_options.option(name)
+    if value is None or (value == opt.default and opt.ui_default is None):
+        return []
+    if opt.choices is not None and value not in opt.choices:
+        raise ValueError(f"{name} must be one of {opt.choices}, not {value!r}")
+    if opt.type == "bbox":
+        return [opt.flag, ",".join(str(int(v)) for v in value)]
+    return [opt.flag, str(int(value)) if opt.type == "int" else str(value)]
+
+
 def run_argv(python: str, s: RunSettings) -> list[str]:
     """`python -m backend run VIDEO --out DIR ...` as a list."""
-    if s.people not in PEOPLE:
-        raise ValueError(f"people must be one of {PEOPLE}, not {s.people!r}")
-    if s.smoothing not in SMOOTHING:
-        raise ValueError(f"smoothing must be one of {SMOOTHING}, not {s.smoothing!r}")
     argv = base_argv(python, "run", s.data_dir, s.device)
     argv += [str(s.video), "--out", str(s.out_dir)]
-    if s.start is not None:
-        argv += ["--start", str(int(s.start))]
-    if s.end is not None:
-        argv += ["--end", str(int(s.end))]
-    if s.people != "all":
-        argv += ["--main-person", s.people]
-    argv += ["--smooth", s.smoothing]
-    if s.bbox is not None:
-        argv += ["--bbox", ",".join(str(int(v)) for v in s.bbox)]
+    for name in RUN_OPTIONS:
+        argv += _option_argv(name, getattr(s, name))
     return argv
 
 
@@ -137,6 +132,19 @@ def short_data_root(platform: str | None = None, environ: dict | None = None,
         return Path(home) / "Library" / "Application Support" / "tcmr-mocap"
     base = environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
     return Path(base) / "tcmr-mocap"
+
+
+ENV_DATA_DIR = "TCMR_DATA_DIR"  # the backend's override of its default model data folder
+
+
+def default_data_dir(environ: dict | None = None) -> Path:
+    """The model data folder when none is chosen, in the backend's order: $TCMR_DATA_DIR, else
+    `<short_data_root>/base_data` (backend/datafiles.py resolves the same way)."""
+    environ = os.environ if environ is None else environ
+    env = environ.get(ENV_DATA_DIR)
+    if env:
+        return Path(env).expanduser()
+    return short_data_root(environ=environ) / "base_data"
 
 
 def venv_python(env_dir: str | os.PathLike, platform: str | None = None) -> Path:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,23 +22,41 @@ MODEL_FILES = ("SMPL_NEUTRAL.pkl", "J_regressor_extra.npy", "smpl_mean_params.np
                "spin_model_checkpoint.pth.tar", "tcmr_demo_model.pth.tar")
 
 
-def file_hash(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """sha256 of a file's bytes (hex)."""
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+Progress = Callable[[int], None]  # called with the bytes read since the last call
+
+
+def file_hash(path: str | os.PathLike, chunk: int = 1 << 20, progress: Progress | None = None) -> str:
+    """sha256 of a file's bytes (hex). `progress(n)` after each chunk may raise to stop."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
+            if progress is not None:
+                progress(len(block))
     return h.hexdigest()
 
 
-def input_hash(path: str | os.PathLike) -> str:
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+
+
+def input_size(path: str | os.PathLike) -> int:
+    """Bytes `input_hash` reads: the video file, or the images of a folder."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in _images(path))
+
+
+def input_hash(path: str | os.PathLike, progress: Progress | None = None) -> str:
     """Content hash of a video file, or of an image folder (names + bytes of its images)."""
     path = Path(path)
     if path.is_file():
-        return file_hash(path)
+        return file_hash(path, progress=progress)
     h = hashlib.sha256()
-    for item in sorted(p for p in path.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")):
-        h.update(item.name.encode("utf-8") + b"\0" + file_hash(item).encode())
+    for item in _images(path):
+        h.update(item.name.encode("utf-8") + b"\0" + file_hash(item, progress=progress).encode())
     return h.hexdigest()
 
 

@@ -8,18 +8,24 @@ command loads everything for real.
 
 from __future__ import annotations
 
+import errno
 import os
-import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .errors import AddonError
+
 SMPL_SITE = "smplify.is.tue.mpg.de (basicModel_neutral_lbs_10_207_0_v1.0.0.pkl, renamed)"
 TCMR_RELEASE = "TCMR release base_data.zip (hongsukchoi/TCMR_RELEASE, scripts/get_base_data.sh)"
 SYNTHETIC_MARKER = "SYNTHETIC_MODEL_DATA.txt"
+
+
+MB = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -28,16 +34,28 @@ class Required:
     purpose: str
     source: str
     needed_for_run: bool
+    max_bytes: int  # an install refuses a larger file (several times the official file's size)
 
 
+# Official sizes: SMPL_NEUTRAL.pkl about 39 MB (posedirs 6890x3x207 float64 = 34 MB; a
+# 300-beta model about 85 MB); J_regressor_extra (9, 6890) and J_regressor_h36m (17, 6890)
+# float64 0.5 and 0.9 MB; smpl_mean_params.npz about 2 KB; the checkpoints a few hundred MB
+# each (the TCMR one about 340 MB without optimizer state, more with it).
 FILES = (
-    Required("SMPL_NEUTRAL.pkl", "SMPL neutral body model", SMPL_SITE, True),
-    Required("J_regressor_extra.npy", "extra joint regressor (49 joints)", TCMR_RELEASE, True),
-    Required("J_regressor_h36m.npy", "Human3.6M joint regressor (evaluation only)", TCMR_RELEASE, False),
-    Required("smpl_mean_params.npz", "mean SMPL parameters", TCMR_RELEASE, True),
-    Required("spin_model_checkpoint.pth.tar", "SPIN ResNet-50 backbone weights", TCMR_RELEASE, True),
-    Required("tcmr_demo_model.pth.tar", "TCMR network weights", TCMR_RELEASE, True),
+    Required("SMPL_NEUTRAL.pkl", "SMPL neutral body model", SMPL_SITE, True, 256 * MB),
+    Required("J_regressor_extra.npy", "extra joint regressor (49 joints)", TCMR_RELEASE, True, 4 * MB),
+    Required("J_regressor_h36m.npy", "Human3.6M joint regressor (evaluation only)", TCMR_RELEASE, False,
+             4 * MB),
+    Required("smpl_mean_params.npz", "mean SMPL parameters", TCMR_RELEASE, True, 1 * MB),
+    Required("spin_model_checkpoint.pth.tar", "SPIN ResNet-50 backbone weights", TCMR_RELEASE, True,
+             2048 * MB),
+    Required("tcmr_demo_model.pth.tar", "TCMR network weights", TCMR_RELEASE, True, 3072 * MB),
 )
+MAX_BYTES = {f.name: f.max_bytes for f in FILES}
+# A zip entry may not unpack to more than this many times its compressed size (weights barely
+# compress; a "zip bomb" does by a factor of 1000), beyond a floor for small, sparse arrays.
+MAX_RATIO = 50
+RATIO_FLOOR_BYTES = 16 * MB
 NAMES = tuple(f.name for f in FILES)
 
 FOUND, MISSING, INVALID = "found", "missing", "invalid"
@@ -132,25 +150,66 @@ def is_synthetic(folder: str | os.PathLike) -> bool:
     return bool(folder) and (Path(folder) / SYNTHETIC_MARKER).is_file()
 
 
-class InstallError(Exception):
-    """Model data could not be installed; the message says why and what to do."""
+Progress = Callable[[int, int], None]  # (bytes copied so far, bytes to copy); may raise to stop
 
 
-def _collect_from_zip(src: Path, workdir: Path) -> dict[str, Path]:
-    """Extract only the known file names (any folder depth) into workdir; no other paths."""
+def _open_target(path: Path):
+    return open(path, "wb")
+
+
+def _copy_capped(fin, path: Path, limit: int, name: str, progress) -> None:
+    """Stream `fin` into `path`, refusing (AddonError) once more than `limit` bytes came."""
+    written = 0
+    with _open_target(path) as fout:
+        while block := fin.read(1 << 20):
+            written += len(block)
+            if written > limit:
+                raise AddonError(f"not installed: {name} unpacks to more than {limit / MB:.0f} MB, far "
+                                 "larger than the official file", "Use the official base_data.zip or files.")
+            fout.write(block)
+            progress(len(block))
+
+
+def _zip_members(zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """The first entry (any folder depth) of each known file name."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in zf.infolist():
+        base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if not info.is_dir() and base in NAMES and base not in members:
+            members[base] = info
+    return members
+
+
+def _entry_limit(info: zipfile.ZipInfo, name: str) -> int:
+    """Most bytes entry `info` may unpack to; refuses one whose declared size is too large."""
+    limit = min(MAX_BYTES[name], max(RATIO_FLOOR_BYTES, MAX_RATIO * info.compress_size))
+    if info.file_size > limit:
+        raise AddonError(f"not installed: {name} in the zip claims {info.file_size / MB:.0f} MB, more than "
+                         f"the {limit / MB:.0f} MB a real one can be", "Use the official base_data.zip.")
+    return limit
+
+
+def _collect_from_zip(src: Path, workdir: Path, progress: Progress) -> dict[str, Path]:
+    """Extract only the known file names (any folder depth) into workdir; no other paths.
+    Each entry is capped (MAX_BYTES, MAX_RATIO) while it is written, whatever the zip claims."""
     found: dict[str, Path] = {}
     try:
         with zipfile.ZipFile(src) as zf:
-            for info in zf.infolist():
-                base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
-                if info.is_dir() or base not in NAMES or base in found:
-                    continue
-                target = workdir / base
-                with zf.open(info) as fin, open(target, "wb") as fout:
-                    shutil.copyfileobj(fin, fout, 1 << 20)
-                found[base] = target
+            members = _zip_members(zf)
+            limits = {name: _entry_limit(info, name) for name, info in members.items()}
+            total, done = sum(info.file_size for info in members.values()), [0]
+
+            def tick(n: int) -> None:
+                done[0] += n
+                progress(done[0], max(total, done[0]))
+
+            for name, info in members.items():
+                with zf.open(info) as fin:
+                    _copy_capped(fin, workdir / name, limits[name], name, tick)
+                found[name] = workdir / name
     except zipfile.BadZipFile as exc:
-        raise InstallError(f"{src.name} is not a readable zip file ({exc})") from exc
+        raise AddonError(f"{src.name} is not a readable zip file ({exc})",
+                         "Download base_data.zip again, or choose the unpacked base_data folder.") from exc
     return found
 
 
@@ -170,40 +229,90 @@ def _source_is_synthetic(src: Path, found: dict[str, Path]) -> bool:
     return (next(iter(found.values())).parent / SYNTHETIC_MARKER).is_file()
 
 
-def install_model_data(src: str | os.PathLike, dest: str | os.PathLike) -> list[str]:
+def _check_folder_sources(found: dict[str, Path]) -> None:
+    for name, path in found.items():
+        if path.stat().st_size > MAX_BYTES[name]:
+            raise AddonError(f"not installed: {name} is {path.stat().st_size / MB:.0f} MB, far larger than "
+                             f"the official file (at most {MAX_BYTES[name] / MB:.0f} MB)",
+                             "Use the official base_data files.")
+
+
+def _disk_error(exc: OSError, dest: Path) -> AddonError:
+    if exc.errno == errno.ENOSPC:
+        return AddonError(f"not installed: the disk of {dest} is full ({exc.strerror})",
+                          "Free some space on that disk, or choose a model data folder on another disk.")
+    return AddonError(f"not installed: cannot write into {dest} ({exc})",
+                      "Choose a model data folder you can write to (add-on preferences).")
+
+
+def _make_dest(dest: Path) -> None:
+    if dest.exists() and not dest.is_dir():
+        raise AddonError(f"not installed: {dest} is a file, not a folder",
+                         "Choose a folder as the model data folder (add-on preferences).")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _disk_error(exc, dest) from exc
+
+
+def _stage_and_place(found: dict[str, Path], tmp: Path, dest: Path, progress: Progress) -> None:
+    """Copy (folder source) or move (extracted) each file next to dest, then rename it in."""
+    total, done = sum(p.stat().st_size for p in found.values()), [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        progress(done[0], max(total, done[0]))
+
+    staged = {}
+    for name, path in found.items():
+        part = tmp / (name + ".part")
+        if path.parent == tmp:
+            os.replace(path, part)
+        else:
+            with open(path, "rb") as fin:
+                _copy_capped(fin, part, MAX_BYTES[name], name, tick)
+        staged[name] = part
+    for name, part in staged.items():
+        os.replace(part, dest / name)
+
+
+def install_model_data(src: str | os.PathLike, dest: str | os.PathLike,
+                       progress: Progress | None = None) -> list[str]:
     """Copy the model files found in `src` (a folder or a zip in the official base_data layout)
-    into `dest` after validating each. All-or-nothing: if any found file is invalid, nothing is
-    copied. Returns the names installed. Raises InstallError with the reason."""
+    into `dest` after validating each. All-or-nothing: if any found file is invalid or too large,
+    nothing is copied. `progress(done, total)` (bytes) is called while copying. Returns the names
+    installed. Raises AddonError with the reason and a hint (disk full, not a folder...)."""
     src, dest = Path(src), Path(dest)
+    progress = progress or (lambda done, total: None)
     if not src.exists():
-        raise InstallError(f"{src} does not exist")
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".tcmr-install-", dir=dest) as tmp:
-        tmp = Path(tmp)
-        found = _collect_from_zip(src, tmp) if src.is_file() else _collect_from_folder(src)
-        if not found:
-            raise InstallError(
-                f"no model data files in {src} (looked for {', '.join(NAMES)}); "
-                "choose the official base_data folder or base_data.zip")
-        bad = {n: check_file(p) for n, p in found.items()}
-        bad = {n: why for n, why in bad.items() if why}
-        if bad:
-            raise InstallError("not installed, invalid files: "
-                               + "; ".join(f"{n}: {why}" for n, why in sorted(bad.items())))
-        staged = {}
-        for name, path in found.items():
-            part = tmp / (name + ".part")
-            if path.parent == tmp:
-                os.replace(path, part)
-            else:
-                shutil.copyfile(path, part)
-            staged[name] = part
-        for name, part in staged.items():
-            os.replace(part, dest / name)
-        marker = dest / SYNTHETIC_MARKER
-        if _source_is_synthetic(src, found):
-            marker.write_text("SYNTHETIC model data (installed from a synthetic source): "
-                              "output made from it is meaningless.\n")
-        elif marker.exists():
-            marker.unlink()  # real files replaced synthetic ones
+        raise AddonError(f"{src} does not exist", "Choose the official base_data folder or base_data.zip.")
+    _make_dest(dest)
+    try:
+        with tempfile.TemporaryDirectory(prefix=".tcmr-install-", dir=dest) as tmp:
+            return _install_via(src, dest, Path(tmp), progress)
+    except OSError as exc:
+        raise _disk_error(exc, dest) from exc
+
+
+def _install_via(src: Path, dest: Path, tmp: Path, progress: Progress) -> list[str]:
+    found = _collect_from_zip(src, tmp, progress) if src.is_file() else _collect_from_folder(src)
+    if not found:
+        raise AddonError(
+            f"no model data files in {src} (looked for {', '.join(NAMES)})",
+            "Choose the official base_data folder or base_data.zip.")
+    if not src.is_file():
+        _check_folder_sources(found)
+    bad = {n: check_file(p) for n, p in found.items()}
+    bad = {n: why for n, why in bad.items() if why}
+    if bad:
+        raise AddonError("not installed, invalid files: "
+                         + "; ".join(f"{n}: {why}" for n, why in sorted(bad.items())),
+                         "Get these files again from their official source (listed in the checklist).")
+    _stage_and_place(found, tmp, dest, progress)
+    marker = dest / SYNTHETIC_MARKER
+    if _source_is_synthetic(src, found):
+        marker.write_text("SYNTHETIC model data (installed from a synthetic source): "
+                          "output made from it is meaningless.\n")
+    elif marker.exists():
+        marker.unlink()  # real files replaced synthetic ones
     return sorted(found)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from .protocol import PROTOCOL_VERSION, Event
+from .protocol import PROTOCOL_VERSION, ErrorEvent, Event, Hello, Progress, Result, Stage, WarningEvent
 
 # Readable names for the run pipeline's stages; an unknown stage shows its own name.
 STAGE_LABELS = {
@@ -82,10 +82,12 @@ class JobState:
     done: float = 0.0
     total: float = 0.0
     device: str = ""
+    unit: str = "frames"  # what `done` / `total` (and the rate) count
     backend_version: str = ""
     protocol: int | None = None
     warnings: list[tuple[str, str, str]] = field(default_factory=list)  # (code, message, hint)
     result_path: str | None = None
+    result: Result | None = None  # the result event, with its extra fields
     error: tuple[str, str, str] | None = None  # (code, message, hint)
     ignored_lines: int = 0
     counts: dict = field(default_factory=dict)  # events seen per kind
@@ -114,31 +116,35 @@ class JobState:
         if event is None:
             self.ignored_lines += 1
             return
-        kind = event.kind
-        self.counts[kind] = self.counts.get(kind, 0) + 1
-        if kind == "hello":
-            self.device = event.get("device", "")
-            self.backend_version = event.get("backend_version", "")
-            self.protocol = event.get("protocol")
-            if self.protocol is not None and self.protocol > PROTOCOL_VERSION:
-                message = f"the backend speaks protocol {self.protocol}, this add-on knows {PROTOCOL_VERSION}"
-                self.warnings.append(("PROTOCOL_NEWER", message, "Update the add-on to match the backend."))
-        elif kind == "stage":
-            self._enter(event.get("stage", ""), event.get("message"))
-        elif kind == "progress":
-            stage = event.get("stage", self.stage)
+        self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
+        if isinstance(event, Hello):
+            self._hello(event)
+        elif isinstance(event, Stage):
+            self._enter(event.stage or "", event.message)
+        elif isinstance(event, Progress):
+            stage = event.stage if event.stage is not None else self.stage
             if stage != self.stage:
                 self._enter(stage, None)
-            self.done = float(event.get("done", 0))
-            self.total = float(event.get("total", 0))
+            self.done = float(event.done or 0)
+            self.total = float(event.total or 0)
+            unit = event.extra.get("unit")  # the add-on's own jobs count MB; the backend frames
+            self.unit = unit if isinstance(unit, str) and unit else "frames"
             self.meter.add(now, self.done)
-        elif kind == "warning":
-            self.warnings.append((event.get("code", ""), event.get("message", ""), event.get("hint", "")))
-        elif kind == "result" and not self.finished:
-            self.result_path = event.get("path", "")
-        elif kind == "error" and not self.finished:
-            self.error = (event.get("code", "INTERNAL"), event.get("message", "unknown error"),
-                          event.get("hint", ""))
+        elif isinstance(event, WarningEvent):
+            self.warnings.append((event.code or "", event.message or "", event.hint or ""))
+        elif isinstance(event, Result) and not self.finished:
+            self.result = event
+            self.result_path = event.path or ""
+        elif isinstance(event, ErrorEvent) and not self.finished:
+            self.error = (event.code or "INTERNAL", event.message or "unknown error", event.hint or "")
+
+    def _hello(self, event: Hello) -> None:
+        self.device = event.device or ""
+        self.backend_version = event.backend_version or ""
+        self.protocol = event.protocol
+        if self.protocol is not None and self.protocol > PROTOCOL_VERSION:
+            message = f"the backend speaks protocol {self.protocol}, this add-on knows {PROTOCOL_VERSION}"
+            self.warnings.append(("PROTOCOL_NEWER", message, "Update the add-on to match the backend."))
 
     def _enter(self, stage: str, message: str | None) -> None:
         self.stage = stage

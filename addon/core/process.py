@@ -32,13 +32,15 @@ def popen_group_kwargs() -> dict:
 class BackendProcess:
     """`argv` running with stdout read line by line on a thread and stderr saved to `log_path`."""
 
-    def __init__(self, argv: list[str], cwd: str, env: dict, log_path: str | os.PathLike) -> None:
+    def __init__(self, argv: list[str], cwd: str, env: dict, log_path: str | os.PathLike,
+                 append: bool = False) -> None:
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             raise TypeError("argv must be a list of strings (no shell)")
         self.argv = argv
         self.log_path = Path(log_path)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in _finish
+        mode = "a" if append else "w"
+        self._log = open(self.log_path, mode, encoding="utf-8")  # noqa: SIM115 - closed in _finish
         self._log.write("$ " + " ".join(repr(a) if " " in a else a for a in argv) + "\n")
         self._log.flush()
         self.lines: queue.Queue = queue.Queue()

@@ -1,45 +1,98 @@
-"""Reader side of Contract 2 (docs/contracts.md): JSON lines from the backend's stdout.
+"""Reader side of Contract 2: JSON lines from the backend's stdout, as typed events.
 
-One JSON object per line. Unknown events and unknown fields are ignored (the backend may add
-them freely); a line that is not a JSON object is reported as `None` so the caller can log it
-instead of crashing. `LineSplitter` turns arbitrary text chunks into whole lines, so a line
-that arrives in two pieces is parsed once, complete.
+One JSON object per line. Each known event becomes its dataclass (`Hello`, `Stage`, `Progress`,
+`WarningEvent`, `Result`, `ErrorEvent`) with the fields this reader uses, checked for type (a field of
+the wrong type is left at its default, None); every other field the backend sent is kept in
+`extra` (the result event's `torch`, `summary`, `files`... that callers read). Unknown events,
+blank lines and lines that are not a JSON object are `None`, so the caller can count them instead
+of crashing. `LineSplitter` turns arbitrary text chunks into whole lines, so a line that arrives
+in two pieces is parsed once, complete.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-KNOWN_EVENTS = ("hello", "stage", "progress", "warning", "result", "error")
 PROTOCOL_VERSION = 1  # the newest protocol this reader understands
 
 
 @dataclass(frozen=True)
 class Event:
-    """One protocol event: its kind and the fields this reader uses (others are dropped)."""
+    """Base of the typed events. `fields`: the known fields that were present and well typed."""
 
-    kind: str
-    fields: dict = field(default_factory=dict)
+    kind: ClassVar[str] = ""
+    types: ClassVar[dict[str, tuple[type, ...]]] = {}
+    extra: dict = field(default_factory=dict, compare=False)
 
-    def get(self, name: str, default=None):
-        return self.fields.get(name, default)
+    @property
+    def fields(self) -> dict:
+        return {name: getattr(self, name) for name in self.types if getattr(self, name) is not None}
 
 
-# Fields this reader looks at, per event, with the type each must have to be used.
-_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "hello": {"protocol": (int,), "backend_version": (str,), "device": (str,), "command": (str,)},
-    "stage": {"stage": (str,), "message": (str,)},
-    "progress": {"stage": (str,), "done": (int, float), "total": (int, float)},
-    "warning": {"code": (str,), "message": (str,), "hint": (str,)},
-    "result": {"path": (str,)},
-    "error": {"code": (str,), "message": (str,), "hint": (str,)},
-}
+@dataclass(frozen=True)
+class Hello(Event):
+    kind: ClassVar[str] = "hello"
+    types: ClassVar[dict] = {"protocol": (int,), "backend_version": (str,), "device": (str,),
+                             "command": (str,)}
+    protocol: int | None = None
+    backend_version: str | None = None
+    device: str | None = None
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class Stage(Event):
+    kind: ClassVar[str] = "stage"
+    types: ClassVar[dict] = {"stage": (str,), "message": (str,)}
+    stage: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    kind: ClassVar[str] = "progress"
+    types: ClassVar[dict] = {"stage": (str,), "done": (int, float), "total": (int, float)}
+    stage: str | None = None
+    done: float | None = None
+    total: float | None = None
+
+
+@dataclass(frozen=True)
+class WarningEvent(Event):
+    kind: ClassVar[str] = "warning"
+    types: ClassVar[dict] = {"code": (str,), "message": (str,), "hint": (str,)}
+    code: str | None = None
+    message: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Result(Event):
+    kind: ClassVar[str] = "result"
+    types: ClassVar[dict] = {"path": (str,)}
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class ErrorEvent(Event):
+    kind: ClassVar[str] = "error"
+    types: ClassVar[dict] = {"code": (str,), "message": (str,), "hint": (str,)}
+    code: str | None = None
+    message: str | None = None
+    hint: str | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in (Hello, Stage, Progress, WarningEvent,
+                                                                  Result, ErrorEvent)}
+KNOWN_EVENTS = tuple(EVENT_TYPES)
 
 
 def parse_line(line: str) -> Event | None:
-    """Parse one protocol line. Returns None for blank lines, non-JSON, non-objects and unknown
-    events; keeps only known fields of the right type (a bool is not a number here)."""
+    """Parse one protocol line into its typed event, or None (blank, not JSON, not an object,
+    unknown event). A known field of the wrong type (a bool is not a number here) stays None
+    and is not copied to `extra` either."""
     text = line.strip()
     if not text:
         return None
@@ -49,15 +102,19 @@ def parse_line(line: str) -> Event | None:
         return None
     if not isinstance(obj, dict):
         return None
-    kind = obj.get("event")
-    if kind not in _FIELDS:
+    cls = EVENT_TYPES.get(obj.get("event"))
+    if cls is None:
         return None
-    kept = {}
-    for name, types in _FIELDS[kind].items():
-        value = obj.get(name)
-        if isinstance(value, types) and not isinstance(value, bool):
-            kept[name] = value
-    return Event(kind, kept)
+    known, extra = {}, {}
+    for name, value in obj.items():
+        if name == "event":
+            continue
+        if name in cls.types:
+            if isinstance(value, cls.types[name]) and not isinstance(value, bool):
+                known[name] = value
+        else:
+            extra[name] = value
+    return cls(extra=extra, **known)
 
 
 class LineSplitter:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import AddonError
+
 FORMAT_VERSION = 1
 RESULT_FILE = "result.json"
 NUM_BODY_JOINTS = 23
@@ -21,13 +23,9 @@ NUM_BODY_JOINTS = 23
 _RERUN_HINT = "Run the video again (Process video) to write a complete result directory."
 
 
-class ResultError(Exception):
-    """An unreadable result directory: `message` says what, `hint` names the fix."""
-
-    def __init__(self, message: str, hint: str = _RERUN_HINT) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+def _bad(message: str, hint: str = _RERUN_HINT) -> AddonError:
+    """An unreadable result directory: `message` says what, `hint` names the fix (default: run again)."""
+    return AddonError(message, hint)
 
 
 @dataclass(frozen=True)
@@ -85,47 +83,47 @@ class Track:
 
 def _number(value, what: str, positive: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ResultError(f"result.json: {what} is {value!r}, not a number")
+        raise _bad(f"result.json: {what} is {value!r}, not a number")
     if positive and value <= 0:
-        raise ResultError(f"result.json: {what} must be positive, got {value!r}")
+        raise _bad(f"result.json: {what} must be positive, got {value!r}")
     return float(value)
 
 
 def read_result(directory: str | Path) -> ResultInfo:
-    """Parse and validate result.json; raises ResultError with a hint naming the fix."""
+    """Parse and validate result.json; raises AddonError with a hint naming the fix."""
     directory = Path(directory)
     if directory.is_file() and directory.name == RESULT_FILE:
         directory = directory.parent
     if not directory.is_dir():
-        raise ResultError(f"result directory not found: {directory}",
+        raise _bad(f"result directory not found: {directory}",
                           "Choose the folder the backend wrote (it holds result.json and track_*.npz).")
     path = directory / RESULT_FILE
     if not path.is_file():
-        raise ResultError(f"{directory} has no {RESULT_FILE}: not a finished result directory "
+        raise _bad(f"{directory} has no {RESULT_FILE}: not a finished result directory "
                           "(the backend writes it last, so the run may have failed or been cancelled)")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultError(f"{path} is not valid JSON: {exc}") from exc
+        raise _bad(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(meta, dict):
-        raise ResultError(f"{path} does not hold a JSON object")
+        raise _bad(f"{path} does not hold a JSON object")
     version = meta.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int):
-        raise ResultError(f"{path}: format_version is {version!r}, not an integer")
+        raise _bad(f"{path}: format_version is {version!r}, not an integer")
     if version > FORMAT_VERSION:
-        raise ResultError(
+        raise _bad(
             f"{path.name} has format_version {version}, but this add-on reads up to {FORMAT_VERSION}",
             "Update the add-on (TCMR Mocap) to a version that matches the backend that wrote this result.")
     if version < 1:
-        raise ResultError(f"{path}: unknown format_version {version}")
+        raise _bad(f"{path}: unknown format_version {version}")
     try:
         video = meta["video"]
         camera = meta["camera"]
         tracks = meta["tracks"]
     except KeyError as exc:
-        raise ResultError(f"{path.name} has no {exc} entry") from exc
+        raise _bad(f"{path.name} has no {exc} entry") from exc
     if not isinstance(video, dict) or not isinstance(camera, dict) or not isinstance(tracks, list):
-        raise ResultError(f"{path.name}: 'video'/'camera' must be objects and 'tracks' a list")
+        raise _bad(f"{path.name}: 'video'/'camera' must be objects and 'tracks' a list")
     try:
         info_video = VideoInfo(
             path=str(video.get("path") or ""),
@@ -137,20 +135,20 @@ def read_result(directory: str | Path) -> ResultInfo:
         focal = _number(camera["focal_length_px"], "camera.focal_length_px")
         pp = camera.get("principal_point_px") or [info_video.width / 2.0, info_video.height / 2.0]
         if not isinstance(pp, list | tuple) or len(pp) != 2:
-            raise ResultError(f"{path.name}: camera.principal_point_px must be [cx, cy]")
+            raise _bad(f"{path.name}: camera.principal_point_px must be [cx, cy]")
         info_camera = CameraInfo(focal, (_number(pp[0], "cx", False), _number(pp[1], "cy", False)))
     except KeyError as exc:
-        raise ResultError(f"{path.name} has no {exc} entry") from exc
+        raise _bad(f"{path.name} has no {exc} entry") from exc
     entries = []
     for i, entry in enumerate(tracks):
         if not isinstance(entry, dict) or "id" not in entry or "file" not in entry:
-            raise ResultError(f"{path.name}: tracks[{i}] needs 'id' and 'file'")
+            raise _bad(f"{path.name}: tracks[{i}] needs 'id' and 'file'")
         file = str(entry["file"])
         if Path(file).name != file:  # no paths outside the directory
-            raise ResultError(f"{path.name}: tracks[{i}].file must be a plain file name, got {file!r}")
+            raise _bad(f"{path.name}: tracks[{i}].file must be a plain file name, got {file!r}")
         entries.append(TrackEntry(int(entry["id"]), file, int(entry.get("num_frames", 0))))
     if len({e.id for e in entries}) != len(entries):
-        raise ResultError(f"{path.name}: duplicate track ids")
+        raise _bad(f"{path.name}: duplicate track ids")
     producer = meta.get("producer") if isinstance(meta.get("producer"), dict) else {}
     return ResultInfo(directory=directory, name=directory.name, format_version=version, video=info_video,
                       camera=info_camera, tracks=tuple(entries),
@@ -159,22 +157,22 @@ def read_result(directory: str | Path) -> ResultInfo:
 
 def _array(npz, key: str, shape: tuple, name: str) -> np.ndarray:
     if key not in npz.files:
-        raise ResultError(f"{name} has no '{key}' array")
+        raise _bad(f"{name} has no '{key}' array")
     arr = np.asarray(npz[key])
     if arr.ndim != len(shape) or any(want not in (-1, got) for want, got in zip(shape, arr.shape)):
-        raise ResultError(f"{name}: '{key}' has shape {arr.shape}, expected {shape} (-1 = frames)")
+        raise _bad(f"{name}: '{key}' has shape {arr.shape}, expected {shape} (-1 = frames)")
     if arr.dtype.kind not in "fiu":
-        raise ResultError(f"{name}: '{key}' has dtype {arr.dtype}, expected numbers")
+        raise _bad(f"{name}: '{key}' has dtype {arr.dtype}, expected numbers")
     if not np.all(np.isfinite(arr)):
-        raise ResultError(f"{name}: '{key}' contains NaN or infinity")
+        raise _bad(f"{name}: '{key}' contains NaN or infinity")
     return arr
 
 
 def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
-    """Load and validate one track file; raises ResultError naming the file and problem."""
+    """Load and validate one track file; raises AddonError naming the file and problem."""
     path = info.directory / entry.file
     if not path.is_file():
-        raise ResultError(f"track file missing: {path} (listed in {RESULT_FILE})")
+        raise _bad(f"track file missing: {path} (listed in {RESULT_FILE})")
     try:
         with np.load(path, allow_pickle=False) as npz:
             frame_index = _array(npz, "frame_index", (-1,), entry.file)
@@ -187,14 +185,14 @@ def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
             }
             joints_rest = (_array(npz, "joints_rest", (24, 3), entry.file).astype(np.float64)
                            if "joints_rest" in npz.files else None)
-    except ResultError:
+    except AddonError:
         raise
     except (OSError, ValueError, EOFError) as exc:
-        raise ResultError(f"cannot read {path}: {exc}") from exc
+        raise _bad(f"cannot read {path}: {exc}") from exc
     if t == 0:
-        raise ResultError(f"{entry.file} has no frames")
+        raise _bad(f"{entry.file} has no frames")
     if frame_index.dtype.kind not in "iu" or np.any(np.diff(frame_index) <= 0) or frame_index[0] < 0:
-        raise ResultError(f"{entry.file}: frame_index must be non-negative integers, strictly increasing")
+        raise _bad(f"{entry.file}: frame_index must be non-negative integers, strictly increasing")
     return Track(id=entry.id, frame_index=frame_index.astype(np.int64),
                  global_orient=arrays["global_orient"].astype(np.float64),
                  body_pose=arrays["body_pose"].astype(np.float64),
@@ -205,6 +203,6 @@ def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
 def load_all_tracks(info: ResultInfo) -> list[Track]:
     """Every track of the result, validated (all before any is used)."""
     if not info.tracks:
-        raise ResultError(f"{info.directory / RESULT_FILE} lists no tracks (no person was found)",
+        raise _bad(f"{info.directory / RESULT_FILE} lists no tracks (no person was found)",
                           "Check the video shows a person, or give a person box (--bbox) when processing.")
     return [load_track(info, entry) for entry in info.tracks]

@@ -8,6 +8,7 @@ OUTPUT_UNWRITABLE, BAD_ARGUMENT; nothing half-written is left behind.
 
 from __future__ import annotations
 
+from backend import run_options
 from backend.errors import BackendError, Code
 
 HELP = "reconstruct every person of a video (or image folder) as SMPL motion: writes a result directory"
@@ -26,42 +27,17 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("input", help="video file, or folder of .png/.jpg frames (sorted by name)")
-    parser.add_argument("--out", required=True, help="result directory (created; an older result is replaced "
-                                                     "only when the new one is complete)")
-    parser.add_argument("--bbox", default=None,
-                        help="X,Y,W,H: one person's box in pixels (top-left, size) in every frame; "
-                             "skips detection")
-    parser.add_argument("--detector", default=None, help="ONNX person detector (default: the embedded one)")
-    parser.add_argument("--start", type=int, default=0, help="first frame to process (0-based)")
-    parser.add_argument("--end", type=int, default=None, help="stop before this frame (exclusive)")
-    parser.add_argument("--focal", type=float, default=None,
-                        help="camera focal length in pixels (default: the image diagonal, ~53 deg "
-                             "field of view)")
-    parser.add_argument("--smooth", default="none", choices=("none", "oneeuro", "slerp"),
-                        help="temporal smoothing of rotations and translation (default none, as the "
-                             "official demo)")
-    parser.add_argument("--save-features", action="store_true",
-                        help="add features (T,2048) to each track file")
-    parser.add_argument("--main-person", default="none", choices=("none", "longest", "largest"),
-                        help="keep only one person (default none: every person)")
-    parser.add_argument("--min-track-length", type=int, default=25,
-                        help="drop detected tracks shorter than this many frames (default 25, as the demo)")
-    parser.add_argument("--batch-size", type=int, default=32, help="crops per backbone batch (default 32)")
-    parser.add_argument("--regress-batch-size", type=int, default=64,
-                        help="windows per TCMR batch (default 64)")
-    parser.add_argument("--fps", type=float, default=30.0, help="frame rate of an image folder (default 30)")
+    """The options of backend/run_options.json (names, types, defaults, choices, help)."""
+    run_options.add_arguments(parser)
 
 
 def config_from_args(args):
     from backend.pipeline import RunConfig
 
-    return RunConfig(
-        input=str(args.input), out=str(args.out), data_dir=args.data_dir, device=args.device,
-        bbox=_bbox(args.bbox) if args.bbox else None, detector=args.detector, start=args.start, end=args.end,
-        focal=args.focal, smooth=args.smooth, save_features=args.save_features, main_person=args.main_person,
-        min_track_length=args.min_track_length, batch_size=args.batch_size,
-        regress_batch_size=args.regress_batch_size, image_fps=args.fps)
+    values = {opt.name: getattr(args, opt.dest) for opt in run_options.OPTIONS.values()}
+    values["input"], values["out"] = str(values["input"]), str(values["out"])
+    values["bbox"] = _bbox(args.bbox) if args.bbox else None
+    return RunConfig(data_dir=args.data_dir, device=args.device, **values)
 
 
 def execute(args, reporter):

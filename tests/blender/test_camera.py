@@ -70,7 +70,7 @@ def test_video_and_image_folder_backgrounds(bpy_addon, model_data_dir, tmp_path)
 def test_unnumbered_image_folder_warns(bpy_addon, model_data_dir, tmp_path):
     import cv2
 
-    from addon.ops_import import import_result
+    from addon.importer import import_result
 
     frames_dir = tmp_path / "frames"
     frames_dir.mkdir()
@@ -89,7 +89,7 @@ def test_retimes_when_blender_reads_the_video_at_another_rate(bpy_addon, model_d
     import cv2
 
     from addon.anim_shim import action_fcurves
-    from addon.ops_import import import_result
+    from addon.importer import import_result
 
     bpy = bpy_addon
     video = tmp_path / "clip.avi"

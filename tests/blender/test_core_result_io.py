@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from addon.core.result_io import ResultError, load_all_tracks, read_result
+from addon.core.errors import AddonError
+from addon.core.result_io import load_all_tracks, read_result
 
 from .result_factory import random_track, write_result
 
@@ -25,42 +26,42 @@ def _edit_json(folder, change):
 
 def test_newer_format_asks_for_an_add_on_update(tmp_path):
     folder = _result(tmp_path, format_version=2)
-    with pytest.raises(ResultError, match="format_version 2") as info:
+    with pytest.raises(AddonError, match="format_version 2") as info:
         read_result(folder)
     assert "Update the add-on" in info.value.hint
 
 
 def test_missing_pieces_are_named(tmp_path):
-    with pytest.raises(ResultError, match="not found"):
+    with pytest.raises(AddonError, match="not found"):
         read_result(tmp_path / "nowhere")
     folder = _result(tmp_path)
     (folder / "track_1.npz").unlink()
-    with pytest.raises(ResultError, match=r"track file missing: .*track_1\.npz"):
+    with pytest.raises(AddonError, match=r"track file missing: .*track_1\.npz"):
         load_all_tracks(read_result(folder / "result.json"))  # the json file itself is accepted too
     (folder / "result.json").unlink()
-    with pytest.raises(ResultError, match=r"no result\.json"):
+    with pytest.raises(AddonError, match=r"no result\.json"):
         read_result(folder)
 
 
 def test_bad_contents_are_refused(tmp_path):
     folder = _result(tmp_path)
     (folder / "result.json").write_text("{not json")
-    with pytest.raises(ResultError, match="not valid JSON"):
+    with pytest.raises(AddonError, match="not valid JSON"):
         read_result(folder)
 
     folder = _result(tmp_path)
     _edit_json(folder, lambda m: m["tracks"][0].update(file="../track_1.npz"))
-    with pytest.raises(ResultError, match="plain file name"):
+    with pytest.raises(AddonError, match="plain file name"):
         read_result(folder)
 
     folder = _result(tmp_path)
     _edit_json(folder, lambda m: m["video"].update(fps=0))
-    with pytest.raises(ResultError, match=r"video\.fps"):
+    with pytest.raises(AddonError, match=r"video\.fps"):
         read_result(folder)
 
     folder = _result(tmp_path)
     _edit_json(folder, lambda m: m.update(tracks=[]))
-    with pytest.raises(ResultError, match="no tracks"):
+    with pytest.raises(AddonError, match="no tracks"):
         load_all_tracks(read_result(folder))
 
 
@@ -77,5 +78,5 @@ def test_bad_track_arrays(tmp_path, key, value, message):
     else:
         arrays[key] = value
     folder = write_result(tmp_path / "clip", {1: arrays})
-    with pytest.raises(ResultError, match=message):
+    with pytest.raises(AddonError, match=message):
         load_all_tracks(read_result(folder))

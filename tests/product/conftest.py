@@ -34,12 +34,12 @@ def clip(tmp_path) -> Path:
     return write_clip(tmp_path / "synthetic clip.mp4")
 
 
-def poll_until(ops_process, job, timeout_s: float = 240.0, on_tick=None) -> None:
+def poll_until(jobs, job, timeout_s: float = 240.0, on_tick=None) -> None:
     """Drive the timer callback by hand (bpy.app.timers never fire in the bpy module)."""
     deadline = time.monotonic() + timeout_s
     while not job.done:
         assert time.monotonic() < deadline, "the job did not finish in time"
-        ops_process.poll_jobs()
+        jobs.poll_jobs()
         if on_tick:
             on_tick(job)
         time.sleep(0.02)

@@ -26,7 +26,8 @@ def built_zip(tmp_path_factory):
 def test_zip_layout_has_addon_backend_and_manifest_but_no_weights(built_zip):
     assert built_zip.name == "tcmr_mocap-0.1.0.zip"
     names = zipfile.ZipFile(built_zip).namelist()
-    for needed in ("blender_manifest.toml", "__init__.py", "ops_process.py", "core/protocol.py",
+    for needed in ("blender_manifest.toml", "__init__.py", "ops_process.py", "jobs.py", "core/protocol.py",
+                   "backend/run_options.json",
                    "core/envsetup.py", "backend/__main__.py", "backend/cli.py", "backend/commands/run.py"):
         assert needed in names
     heavy = [n for n in names if n.endswith((".pth", ".tar", ".pt", ".onnx", ".pkl", ".npz", ".npy", ".whl"))]
@@ -54,19 +55,19 @@ zip_path, python, data_dir, report_path = sys.argv[1:5]
 res = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
 import importlib
 mod = importlib.import_module("bl_ext.user_default.tcmr_mocap")
-ops_process = importlib.import_module("bl_ext.user_default.tcmr_mocap.ops_process")
+jobs = importlib.import_module("bl_ext.user_default.tcmr_mocap.jobs")
 prefs = bpy.context.preferences.addons["bl_ext.user_default.tcmr_mocap"].preferences
 prefs.python_mode = "CUSTOM"
 prefs.custom_python = python
 prefs.data_dir = data_dir
-prefs_mod = importlib.import_module("bl_ext.user_default.tcmr_mocap.preferences")
+prefs_mod = importlib.import_module("bl_ext.user_default.tcmr_mocap.resolve")
 out = {"install": sorted(res), "module_file": mod.__file__, "panel": hasattr(bpy.types, "TCMR_PT_main"),
        "python_resolved": prefs_mod.backend_python(prefs)}
 bpy.ops.tcmr.test_backend()
-job = ops_process._JOBS["aux"]
+job = jobs._JOBS["aux"]
 deadline = time.monotonic() + 120
 while not job.done and time.monotonic() < deadline:
-    ops_process.poll_jobs()
+    jobs.poll_jobs()
     time.sleep(0.05)
 st = bpy.context.window_manager.tcmr_aux
 out.update(done=job.done, backend_version=job.state.backend_version, cwd=str(job.process.argv),

@@ -12,12 +12,12 @@ from addon.core.backend_cmd import (
     RunSettings,
     backend_env,
     check_argv,
-    find_backend_root,
     run_argv,
     selftest_argv,
     short_data_root,
     venv_python,
 )
+from addon.core.layout import find_backend_root
 from addon.core.process import BackendProcess, pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_run_argv_is_a_list_that_keeps_spaces_and_quotes_intact():
     s = RunSettings(video="/tmp/my clips/it's \"here\".mp4", out_dir="/tmp/out dir/r 1",
-                    data_dir="/data with space", device="cpu", start=5, end=40, people="largest",
-                    smoothing="none")
+                    data_dir="/data with space", device="cpu", start=5, end=40, main_person="largest",
+                    smooth="none")
     argv = run_argv("/opt/py thon/bin/python", s)
     assert argv[:5] == ["/opt/py thon/bin/python", "-m", "backend", "run", "--jsonl"]
     assert s.video in argv and argv[argv.index("--out") + 1] == s.out_dir
@@ -42,7 +42,7 @@ def test_run_argv_omits_unset_options_and_rejects_bad_choices():
     assert "--start" not in argv and "--end" not in argv and "--data-dir" not in argv
     assert "--main-person" not in argv and argv[argv.index("--smooth") + 1] == "oneeuro"
     with pytest.raises(ValueError):
-        run_argv("py", RunSettings(video="v", out_dir="o", people="everyone"))
+        run_argv("py", RunSettings(video="v", out_dir="o", main_person="everyone"))
     with pytest.raises(ValueError):
         run_argv("py", RunSettings(video="v", out_dir="o", device="tpu"))
 
@@ -141,8 +141,8 @@ def test_every_run_argv_the_addon_builds_is_accepted_by_the_backend_parser():
     parser = build_parser()
     for s in (RunSettings(video="/v w/clip.mp4", out_dir="/o d"),
               RunSettings(video="v.mp4", out_dir="o", data_dir="/d", device="cuda", start=3, end=9,
-                          people="longest", smoothing="slerp", bbox=(1, 2, 30, 40)),
-              RunSettings(video="v.mp4", out_dir="o", smoothing="none")):
+                          main_person="longest", smooth="slerp", bbox=(1, 2, 30, 40)),
+              RunSettings(video="v.mp4", out_dir="o", smooth="none")):
         args = parser.parse_args(run_argv("python", s)[3:])
         assert args.command == "run" and args.device == s.device
     for argv in (check_argv("python", "/d"), selftest_argv("python")):

@@ -9,7 +9,8 @@ import pytest
 
 from addon.core import datacheck
 from addon.core.cache import ResultCache, cache_key, file_hash, input_hash, model_fingerprint
-from addon.core.datacheck import FOUND, INVALID, MISSING, InstallError, check_folder, install_model_data
+from addon.core.datacheck import FOUND, INVALID, MISSING, check_folder, install_model_data
+from addon.core.errors import AddonError
 
 
 def test_cache_key_depends_on_content_settings_and_models(tmp_path):
@@ -134,13 +135,13 @@ def test_install_from_folder_is_all_or_nothing(tmp_path):
     src = _fake_official(tmp_path / "TCMR" / "data" / "base_data")
     (src / "smpl_mean_params.npz").write_bytes(b"PK\x03\x04broken")
     dest = tmp_path / "dest"
-    with pytest.raises(InstallError) as err:
+    with pytest.raises(AddonError) as err:
         install_model_data(tmp_path / "TCMR", dest)
     assert "smpl_mean_params.npz" in str(err.value)
     assert list(dest.iterdir()) == []
-    with pytest.raises(InstallError, match="no model data files"):
+    with pytest.raises(AddonError, match="no model data files"):
         install_model_data(tmp_path / "dest", tmp_path / "dest2")
-    with pytest.raises(InstallError, match="not a readable zip"):
+    with pytest.raises(AddonError, match="not a readable zip"):
         bad = tmp_path / "bad.zip"
         bad.write_bytes(b"nope")
         install_model_data(bad, dest)

@@ -11,6 +11,7 @@ def test_known_event_keeps_known_fields_and_drops_unknown_ones():
                                 "new_field": [1, 2]}) + "\n")
     assert ev.kind == "progress"
     assert ev.fields == {"stage": "detect", "done": 3, "total": 10}
+    assert ev.extra == {"new_field": [1, 2]}  # kept apart, for callers that read them
 
 
 def test_unknown_event_blank_and_garbage_lines_are_none():
@@ -94,3 +95,26 @@ def test_newer_protocol_is_a_warning_not_a_failure():
     state = JobState()
     state.apply(parse_line('{"event": "hello", "protocol": 7, "device": "cuda"}'), 0.0)
     assert state.warnings[0][0] == "PROTOCOL_NEWER" and not state.finished and state.device == "cuda"
+
+
+def test_events_are_typed_and_the_result_keeps_its_extra_fields():
+    from addon.core.protocol import Progress, Result
+
+    ev = parse_line('{"event": "progress", "stage": "detect", "done": 2, "total": 4}')
+    assert isinstance(ev, Progress) and (ev.stage, ev.done, ev.total) == ("detect", 2, 4)
+    line = json.dumps({"event": "result", "path": "/r", "torch": "2.6", "files": [{"status": "found"}]})
+    ev = parse_line(line)
+    assert isinstance(ev, Result) and ev.path == "/r"
+    assert ev.extra == {"torch": "2.6", "files": [{"status": "found"}]}
+    state = JobState()
+    state.apply(ev, 0.0)
+    assert state.result_path == "/r" and state.result.extra["torch"] == "2.6"
+
+
+def test_progress_unit_comes_from_the_event_and_defaults_to_frames():
+    state = JobState()
+    line = '{"event": "progress", "stage": "hash", "done": 1.5, "total": 3, "unit": "MB"}'
+    state.apply(parse_line(line), 0.0)
+    assert state.unit == "MB" and state.factor == 0.5
+    state.apply(parse_line('{"event": "progress", "stage": "detect", "done": 1, "total": 3}'), 1.0)
+    assert state.unit == "frames"

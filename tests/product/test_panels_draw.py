@@ -80,7 +80,7 @@ def test_main_panel_idle_running_and_failed(bpy_module):
 
 
 def test_recent_results_list_reads_the_cache(bpy_module, tmp_path, monkeypatch):
-    from addon import panels, preferences
+    from addon import panels, resolve
     from addon.core.cache import ResultCache
 
     bpy = bpy_module
@@ -89,7 +89,7 @@ def test_recent_results_list_reads_the_cache(bpy_module, tmp_path, monkeypatch):
     folder.mkdir(parents=True)
     (folder / "result.json").write_text("{}")
     cache.add("ab" * 32, folder, "/clips/jump.mp4", {}, now=0.0)
-    monkeypatch.setattr(preferences, "results_dir", lambda prefs: str(tmp_path))
+    monkeypatch.setattr(resolve, "results_dir", lambda prefs: str(tmp_path))
     log = _draw(bpy, panels.TCMR_PT_recent)
     assert any(e[0] == "label" and "jump.mp4" in e[1] for e in log)
     assert ("operator", "tcmr.reimport") in log
@@ -113,3 +113,25 @@ def test_preferences_draw_backend_and_model_data_checklist(bpy_module, tmp_path,
     labels = [e[1] for e in log if e[0] == "label"]
     assert "SMPL_NEUTRAL.pkl" in labels and labels.count("missing") == 6
     assert any("smplify" in text for text in labels)
+
+
+def test_panel_run_and_import_use_one_model_data_folder(bpy_module, model_data_dir, tmp_path, monkeypatch):
+    """No folder chosen anywhere: $TCMR_DATA_DIR decides for the panel's checklist, the run's
+    settings and the import alike (before, the panel and the run ignored it)."""
+    import numpy as np
+
+    from addon import panels, resolve
+    from addon.importer import import_result
+    from tests.blender.result_factory import random_track, write_result
+
+    bpy = bpy_module
+    monkeypatch.setenv("TCMR_DATA_DIR", str(model_data_dir))
+    assert resolve.data_dir(resolve.get_prefs()) == str(model_data_dir)
+    panel = _draw(bpy, panels.TCMR_PT_main)
+    assert not any(e[0] == "label" and "Model data incomplete" in e[1] for e in panel)
+    result = write_result(tmp_path / "r", {1: random_track(np.random.default_rng(0), np.arange(3))},
+                          frame_count=3)
+    assert import_result(bpy.context, str(result)).armatures == ["TCMR track 1"]
+    monkeypatch.setenv("TCMR_DATA_DIR", str(tmp_path / "empty"))
+    panel = _draw(bpy, panels.TCMR_PT_main)
+    assert any(e[0] == "label" and "Model data incomplete: 6 file(s)" in e[1] for e in panel)
