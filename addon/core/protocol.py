@@ -1,4 +1,4 @@
-"""Reader side of Contract 2: JSON lines from the backend's stdout, as typed events.
+"""Reader side of Contract 2 (docs/contracts.md): JSON lines from the backend's stdout, as typed events.
 
 One JSON object per line. Each known event becomes its dataclass (`Hello`, `Stage`, `Progress`,
 `WarningEvent`, `Result`, `ErrorEvent`) with the fields this reader uses, checked for type (a field of

@@ -282,16 +282,8 @@ def test_addon_never_imports_the_backend():
     assert not problems, "the add-on and the backend never import each other:\n" + "\n".join(problems)
 
 
-# The one cycle of today's tree (hidden lazy imports `_prefs_mod()` / `_ops()`), removed by the
-# add-on middle-layer refactor of issue 10. Delete this allowance when that refactor is merged;
-# any other cycle fails at once.
-KNOWN_CYCLE = ["addon.backend_env", "addon.ops_process", "addon.preferences"]
-
-
 def test_no_import_cycle_among_addon_modules():
     cycles = find_cycles(import_graph(ADDON_MODULES))
-    if cycles == [KNOWN_CYCLE]:
-        pytest.xfail("known cycle " + " <-> ".join(KNOWN_CYCLE) + ": the middle-layer refactor removes it")
     assert not cycles, "import cycles (lazy imports inside functions count):\n" + "\n".join(
         " <-> ".join(group) for group in cycles)
 
