@@ -414,35 +414,55 @@ def _check_array_state(state, limits: Limits) -> None:
 _LEAVES = (str, bytes, bytearray, int, float, complex, bool, type(None), np.generic, np.dtype)
 
 
+def _children(value) -> list | None:
+    """The objects inside a container (None for a leaf); anything that is not data is refused."""
+    if isinstance(value, _LEAVES):
+        return None
+    if isinstance(value, np.ndarray):
+        return value.ravel().tolist() if value.dtype.hasobject else None
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple | set | frozenset):
+        return list(value)
+    if isinstance(value, Kept):
+        return [getattr(value, "state", None)]
+    raise Refused(f"the file holds a {type(value).__name__}, which is not data")
+
+
 def check_tree(obj, limits: Limits) -> None:
-    """Walk the loaded object (iteratively) and refuse it when it has more than max_nodes nodes,
-    counting a shared reference each time it is reached, or is nested deeper than max_depth
-    (which is also how a self-reference ends); anything but data and the stand-ins is refused."""
-    stack = [(obj, 0)]
-    nodes = 0
+    """Refuse the loaded object when, with every shared reference expanded as a reader would walk
+    it, it has more than max_nodes nodes ("billion laughs") or is nested deeper than max_depth, or
+    when an object contains itself. Iterative post-order walk with the expanded size of each
+    container memoised by identity, so the cost is that of the objects actually in memory."""
+    size: dict[int, int] = {}
+    kids_of: dict[int, list] = {}
+    on_path: set[int] = set()  # ids of the containers being walked: the current node's ancestors
+    stack = [(obj, False)]
     while stack:
-        value, depth = stack.pop()
-        nodes += 1
-        if nodes > limits.max_nodes:
-            raise OverLimit(f"more than {limits.max_nodes} objects once shared references are expanded "
-                            "(a 'billion laughs' nest?)")
-        if depth > limits.max_depth:
-            raise OverLimit(f"objects nested deeper than {limits.max_depth} levels, or an object that "
-                            "contains itself")
-        if isinstance(value, _LEAVES):
+        value, finished = stack.pop()
+        key = id(value)
+        if finished:
+            size[key] = 1 + sum(size.get(id(k), 1) for k in kids_of.pop(key))
+            on_path.discard(key)
+            if size[key] > limits.max_nodes:
+                raise OverLimit(f"more than {limits.max_nodes} objects once shared references are "
+                                "expanded (a 'billion laughs' nest?)")
             continue
-        if isinstance(value, np.ndarray):
-            if value.dtype.hasobject:
-                stack.extend((item, depth + 1) for item in value.ravel().tolist())
+        if key in size:
             continue
-        if isinstance(value, dict):
-            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
-        elif isinstance(value, list | tuple | set | frozenset):
-            stack.extend((item, depth + 1) for item in value)
-        elif isinstance(value, Kept):
-            stack.append((getattr(value, "state", None), depth + 1))
-        else:
-            raise Refused(f"the file holds a {type(value).__name__}, which is not data")
+        if key in on_path:
+            raise OverLimit("an object that contains itself (a reader would never finish walking it)")
+        kids = _children(value)
+        if kids is None:
+            continue
+        if len(on_path) >= limits.max_depth:
+            raise OverLimit(f"objects nested deeper than {limits.max_depth} levels")
+        if len(size) + len(on_path) > limits.max_nodes:
+            raise OverLimit(f"more than {limits.max_nodes} objects")
+        on_path.add(key)
+        kids_of[key] = kids
+        stack.append((value, True))
+        stack.extend((k, False) for k in kids if not isinstance(k, _LEAVES))
 
 
 def load(file: BinaryIO, limits: Limits, what: str = "this file"):
