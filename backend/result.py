@@ -13,7 +13,9 @@ tracks only through that field. The commit (docs/promises.md has the whole story
 3. `commit`: the new result.json and `commit.json` (new and superseded file names) are written in
    the staging folder; the tracks are renamed into --out; then ONE rename of the staged
    result.json over --out/result.json switches from the old result to the new one. Only after
-   that are the older result's track files removed, then the staging folder and the lock.
+   that are the older result's track files removed, then the staging folder and the lock (a
+   track file that cannot be removed yet, e.g. open in a viewer on Windows, stays listed in the
+   kept staging folder's commit.json and the next run removes it).
    SIGINT/SIGTERM are held back meanwhile; a SIGKILL or power cut at any moment leaves either
    the old result or the new one complete, and the next run cleans the rest.
 
@@ -267,7 +269,9 @@ class ResultWriter:
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             self._lock = acquire_lock(self.out_dir)
+            _kill_point("locked")
             clean_leftovers(self.out_dir)
+            _kill_point("cleaned")
             self.staging = self.out_dir / f"{STAGING_PREFIX}{self.token}"
             self.staging.mkdir()
         except BackendError:
@@ -314,12 +318,16 @@ class ResultWriter:
             _kill_point("switched")
             with contextlib.suppress(OSError):
                 _fsync(self.out_dir)
+            left = False
             for name in sorted(self.superseded - set(self.files)):  # the older result's tracks
-                with contextlib.suppress(OSError):  # e.g. held open elsewhere: the next run retries
+                try:
                     (self.out_dir / name).unlink(missing_ok=True)
+                except OSError:  # e.g. held open by another program: the next run removes it
+                    left = True
                 _kill_point("old_removed_one")
             _kill_point("old_removed")
-            shutil.rmtree(self.staging, ignore_errors=True)
+            if not left:  # else the staging folder keeps commit.json, which names what to remove
+                shutil.rmtree(self.staging, ignore_errors=True)
             _kill_point("staging_removed")
             self._release()
         return self.out_dir
