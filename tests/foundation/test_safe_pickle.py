@@ -68,3 +68,40 @@ def test_sparse_bombs_are_layout_errors_before_allocating(tmp_path):
         path.write_bytes(crafted[name])
         for reader in (_backend_smpl, _addon_smpl):
             assert "J_regressor" in reader(path) and "sparse" in reader(path)
+
+
+def test_the_shared_module_imports_only_the_standard_library_and_numpy():
+    import ast
+    import sys
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[2] / "backend" / "safe_pickle.py"
+    roots = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            roots.add((node.module or "").split(".")[0] if node.level == 0 else "<relative>")
+    assert roots - set(sys.stdlib_module_names) == {"numpy"}
+
+
+def test_the_built_addon_loads_the_bundled_copy(tmp_path):
+    """In the extension layout (build.py's stage), core/smpl_model.py finds <ext>/backend/safe_pickle.py."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(repo))
+    try:
+        import build
+    finally:
+        sys.path.remove(str(repo))
+    ext = build.stage(tmp_path / "ext")
+    probe = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('m', sys.argv[1]); "
+             "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+             "print(m._safe_pickle().__file__)")
+    proc = subprocess.run([sys.executable, "-c", probe, str(ext / "core" / "smpl_model.py")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()) == ext / "backend" / "safe_pickle.py"
