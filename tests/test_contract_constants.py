@@ -12,6 +12,6 @@ def test_the_addon_skeleton_is_the_smpl_kinematic_tree():
 
 
 def test_the_addon_model_file_table_is_the_backends():
-    assert datacheck.NAMES == tuple(f.name for f in ALL_FILES)
+    assert tuple(f.name for f in ALL_FILES) == datacheck.NAMES
     assert [f.needed_for_run for f in datacheck.FILES] == ["run" in f.required_for for f in ALL_FILES]
-    assert cache.MODEL_FILES == tuple(f.name for f in ALL_FILES if "run" in f.required_for)
+    assert tuple(f.name for f in ALL_FILES if "run" in f.required_for) == cache.MODEL_FILES
