@@ -186,8 +186,10 @@ def validate_db(path: Path, db: dict[str, np.ndarray], dataset: str) -> int:
             raise BackendError(Code.DB_INVALID, f"{path.name}: '{key}' has shape {value.shape} "
                                                 f"({value.dtype}), expected {shape}", OFFICIAL_HINT)
     j3d = db["joints3D"]
-    if j3d.ndim != 3 or j3d.shape[0] != n or j3d.shape[1] not in joints or j3d.shape[2] < 3:
-        raise BackendError(Code.DB_INVALID, f"{path.name}: 'joints3D' has shape {j3d.shape}, expected "
+    if (not np.issubdtype(j3d.dtype, np.floating) or j3d.ndim != 3 or j3d.shape[0] != n
+            or j3d.shape[1] not in joints or j3d.shape[2] < 3):
+        raise BackendError(Code.DB_INVALID, f"{path.name}: 'joints3D' has shape {j3d.shape} ({j3d.dtype}), "
+                                            f"expected floats of shape "
                                             f"({n}, {' or '.join(map(str, joints))}, 3) for {dataset}",
                            OFFICIAL_HINT)
     for key in ("features", "joints3D", "pose", "shape"):

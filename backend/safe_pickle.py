@@ -135,8 +135,9 @@ def _stand_in(cls) -> bool:
 def check_dtype(dtype, limits: Limits) -> np.dtype:
     if not isinstance(dtype, np.dtype):
         raise Refused(f"an array dtype must be a numpy dtype, got {type(dtype).__name__}")
-    if dtype.subdtype is not None or dtype.fields is not None:
-        raise Refused(f"structured or sub-array dtype {dtype} is not used by these files")
+    if dtype.subdtype is not None or dtype.fields is not None or dtype.kind == "V" or dtype.itemsize == 0:
+        raise Refused(f"dtype {dtype!r} (structured, sub-array, void or zero-size) is not used by these "
+                      "files")
     if dtype.itemsize > limits.max_itemsize:
         raise OverLimit(f"dtype {dtype} has {dtype.itemsize} bytes per element (at most "
                         f"{limits.max_itemsize})")
