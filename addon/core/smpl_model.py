@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import pickle
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,22 +41,24 @@ class SmplModelError(Exception):
 
 
 def _safe_pickle():
-    """The shared unpickler module, loaded once from the bundled backend folder by file path."""
-    if _MODULE_NAME in sys.modules:
-        return sys.modules[_MODULE_NAME]
+    """The shared unpickler module, loaded once per file path from the bundled backend folder."""
     here = Path(__file__).resolve().parent  # .../core
     for root in (here.parent, here.parent.parent):  # the extension's root, or a checkout's root
         path = root / "backend" / "safe_pickle.py"
-        if path.is_file():
-            spec = importlib.util.spec_from_file_location(_MODULE_NAME, path)
+        if not path.is_file():
+            continue
+        # Keyed by path and modification time: an updated add-on never reuses an older copy.
+        name = f"{_MODULE_NAME}_{zlib.crc32(f'{path}:{path.stat().st_mtime_ns}'.encode()):08x}"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
-            sys.modules[_MODULE_NAME] = module  # dataclasses look their module up while it runs
+            sys.modules[name] = module  # dataclasses look their module up while it runs
             try:
                 spec.loader.exec_module(module)
             except BaseException:
-                del sys.modules[_MODULE_NAME]
+                del sys.modules[name]
                 raise
-            return module
+        return sys.modules[name]
     raise SmplModelError("the add-on's backend/safe_pickle.py is missing (a damaged install)",
                          "Reinstall the add-on from its zip.")
 
