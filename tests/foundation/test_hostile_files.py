@@ -40,7 +40,11 @@ try:
     code, message = "OK", ""
 except BackendError as exc:
     code, message = str(exc.code), exc.message + " | " + exc.hint
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+try:  # VmHWM: this process image's own peak (ru_maxrss would include the parent's from before exec)
+    with open("/proc/self/status") as status:
+        peak_mb = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")) / 1024
+except OSError:
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"code": code, "message": message, "peak_mb": peak_mb, "s": time.monotonic() - t0}))
 """
 
