@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import signal
 import sys
 import traceback
@@ -50,6 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_finite(args: argparse.Namespace) -> None:
+    """Every float option of every command must be a finite number (float("inf") / "nan" parse);
+    each command's own checks then bound the range. BAD_ARGUMENT before anything loads."""
+    for name, value in vars(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            option = "--" + name.replace("_", "-")
+            raise BackendError(Code.BAD_ARGUMENT, f"{option} must be a finite number, got {value}",
+                               f"Give {option} an ordinary number, e.g. 30.")
+
+
 class Cancelled(KeyboardInterrupt):
     """Raised in the main thread on SIGTERM so `finally` blocks clean up partial output."""
 
@@ -64,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     reporter = Reporter(jsonl=wants_jsonl)
     try:
         args = build_parser().parse_args(argv)
+        check_finite(args)
     except BackendError as exc:
         reporter.error(exc)
         return 2

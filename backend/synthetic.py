@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.safe_pickle import NUM_FACES, NUM_VERTS, SMPL_PARENTS
+
 SYNTHETIC_MARKER = "SYNTHETIC_MODEL_DATA.txt"
-NUM_VERTS, NUM_FACES = 6890, 13776
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 
 # Approximate SMPL neutral rest joints, canonical frame (x left of the body, y up, z forward), m.
 REST_JOINTS = np.array([

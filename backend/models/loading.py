@@ -15,6 +15,7 @@ Every problem raises one BackendError naming the file and the problem.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,27 @@ class Models:
     j_regressor_h36m: np.ndarray | None = None  # (17, V) float64 when the file is there
 
 
+class _NpyShape(ValueError):
+    """A .npy header that announces another shape or more data than the file holds."""
+
+
+def _check_npy_header(path: Path, shape: tuple[int, ...]) -> None:
+    """Read only the .npy header: the announced shape must be `shape` and the data must fit in the
+    file, so a header that claims terabytes is refused before anything is allocated."""
+    with path.open("rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        found, _, dtype = read_header(f)
+        offset = f.tell()
+    if tuple(found) != shape:
+        raise _NpyShape(f"shape {tuple(found)}, expected {shape}")
+    needed = offset + int(np.prod(found, dtype=np.int64)) * dtype.itemsize
+    if dtype.hasobject or needed > path.stat().st_size:
+        raise _NpyShape(f"the header announces {needed} bytes of {dtype} but the file has "
+                        f"{path.stat().st_size}")
+
+
 def load_regressor_npy(path: Path, rows: int) -> np.ndarray:
     """J_regressor_extra.npy (9,V) / J_regressor_h36m.npy (17,V) -> float64 array."""
     hint = (f"Put the official {path.name} (TCMR base_data.zip) into {path.parent}; "
@@ -76,8 +98,11 @@ def load_regressor_npy(path: Path, rows: int) -> np.ndarray:
     if not path.is_file():
         raise BackendError(Code.DATA_MISSING, f"{path} not found", hint)
     try:
+        _check_npy_header(path, (rows, NUM_VERTS))
         array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except _NpyShape as exc:
+        raise BackendError(Code.DATA_INVALID, f"{path}: {exc}", hint) from None
+    except (ValueError, OSError, EOFError, MemoryError) as exc:
         raise BackendError(Code.DATA_INVALID, f"{path}: not a readable .npy array ({exc})", hint) from None
     if not isinstance(array, np.ndarray) or array.shape != (rows, NUM_VERTS):
         shape = getattr(array, "shape", "?")
@@ -88,6 +113,9 @@ def load_regressor_npy(path: Path, rows: int) -> np.ndarray:
     return array.astype(np.float64)
 
 
+_MAX_MEAN_PARAMS_MEMBER = 1 << 20  # the official members are a few hundred bytes each
+
+
 def load_mean_params(path: Path) -> dict[str, np.ndarray]:
     """smpl_mean_params.npz -> pose (144,), shape (10,), cam (3,)."""
     hint = (f"Put the official {path.name} (TCMR base_data.zip) into {path.parent}; "
@@ -96,6 +124,11 @@ def load_mean_params(path: Path) -> dict[str, np.ndarray]:
         raise BackendError(Code.DATA_MISSING, f"{path} not found", hint)
     expect = {"pose": (144,), "shape": (10,), "cam": (3,)}
     try:
+        with zipfile.ZipFile(path) as archive:  # an .npz: refuse a member that would expand hugely
+            big = [i.filename for i in archive.infolist() if i.file_size > _MAX_MEAN_PARAMS_MEMBER]
+        if big:
+            raise BackendError(Code.DATA_INVALID, f"{path}: member(s) {', '.join(big)} larger than "
+                                                  f"{_MAX_MEAN_PARAMS_MEMBER} bytes", hint)
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in expect if k not in npz.files]
             if missing:
