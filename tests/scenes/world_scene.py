@@ -40,7 +40,8 @@ image edges, 1920x1080, f = image diagonal, camera 1.45 m high, pitched 10 deg d
 2.5 deg), "upper_body" (people close to a level camera: no foot in view), "trampoline" (a person
 bouncing: the feet never rest). The network errors (NoiseSpec) are: slow limb errors of a few
 degrees (smooth random rotations, ~0.7 s correlation), small frame-to-frame jitter, a slow root
-orientation error, depth errors of a few percent along the viewing ray (slow + jitter), box
+orientation error, depth errors of a few percent along the viewing ray (a per-person bias, a
+slow drift and jitter), box
 jitter and per-frame shape noise.
 """
 
@@ -75,7 +76,8 @@ class NoiseSpec:
     root_jitter_deg: float = 0.3
     limb_slow_deg: float = 3.0
     limb_jitter_deg: float = 0.5
-    depth_slow: float = 0.03  # std of the slow relative depth error along the viewing ray
+    depth_bias: float = 0.03  # std of the per-person relative depth error along the viewing ray
+    depth_slow: float = 0.02  # std of its slow drift (zero mean over the track)
     depth_jitter: float = 0.004  # frame-to-frame relative depth jitter
     box_jitter: float = 0.01  # box centre and side jitter, fraction of the side
     betas_jitter: float = 0.03
@@ -90,7 +92,7 @@ class SceneCamera:
     principal: np.ndarray
     height_m: float
     pitch_deg: float  # positive: looking down
-    roll_deg: float  # about the optical axis
+    roll_deg: float  # about the optical axis; > 0: the world's up leans towards the image's +x
     camera_to_world: np.ndarray  # (4,4) OpenCV camera frame -> world
 
     @property
@@ -148,7 +150,7 @@ def make_camera(width: int = 1920, height: int = 1080, height_m: float = 1.45, p
                 roll_deg: float = 2.5, focal: float | None = None) -> SceneCamera:
     """A static camera above the world origin looking along +Y, pitched down and rolled."""
     focal = float(math.hypot(width, height)) if focal is None else float(focal)
-    rot = _LEVEL_CAMERA @ _rot("x", -pitch_deg) @ _rot("z", roll_deg)
+    rot = _LEVEL_CAMERA @ _rot("x", -pitch_deg) @ _rot("z", -roll_deg)
     c2w = np.eye(4)
     c2w[:3, :3] = rot
     c2w[:3, 3] = [0.0, 0.0, height_m]
@@ -157,9 +159,10 @@ def make_camera(width: int = 1920, height: int = 1080, height_m: float = 1.45, p
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple, frames_sigma: float) -> np.ndarray:
-    """Unit-std noise (T,...) smooth along axis 0 (Gaussian-filtered white noise)."""
+    """Zero-mean, unit-std noise (T,...) smooth along axis 0 (Gaussian-filtered white noise)."""
     white = rng.normal(size=(shape[0] + 8 * int(frames_sigma + 1), *shape[1:]))
     smooth = gaussian_filter1d(white, frames_sigma, axis=0, mode="wrap")[:shape[0]]
+    smooth = smooth - smooth.mean(axis=0)
     return smooth / max(float(smooth.std()), 1e-9)
 
 
@@ -303,7 +306,8 @@ def _network(smpl, person: PersonTruth, verts_w: np.ndarray, cam: SceneCamera, n
     body = rotvec_to_matrix(person.world_body_pose) @ _noisy_rot(
         rng, t, 23, noise.limb_slow_deg, noise.limb_jitter_deg, sigma)
     betas_pf = person.betas + noise.betas_jitter * rng.normal(size=(t, 10))
-    depth = 1.0 + noise.depth_slow * _smooth_noise(rng, (t,), sigma) + noise.depth_jitter * rng.normal(size=t)
+    depth = 1.0 + noise.depth_bias * rng.normal() + noise.depth_slow * _smooth_noise(rng, (t,), sigma) \
+        + noise.depth_jitter * rng.normal(size=t)
     j0_net = pelvis_rest(smpl, betas_pf.mean(0))
     transl_net = pelvis_cam * depth[:, None] - j0_net  # the pelvis slides along its viewing ray
     b = BOX_SCALE * side
