@@ -60,6 +60,8 @@ class RunConfig:
     batch_size: int = 32  # crops per backbone batch
     regress_batch_size: int = 64  # windows per TCMR batch
     image_fps: float = DEFAULT_IMAGE_FPS  # frame rate recorded for an image folder
+    ground: str = "auto"  # auto: add the world keys (docs/world.md); off: the camera frame only
+    foot_lock: str = "auto"  # with ground auto: foot contact + locking (off | auto)
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -86,6 +88,9 @@ class RunConfig:
                           "Use e.g. 16.")
         if not self.image_fps > 0:
             raise bad(f"--fps must be > 0, got {self.image_fps}", "E.g. --fps 30.")
+        for name in ("ground", "foot_lock"):
+            if getattr(self, name) not in ("off", "auto"):
+                raise bad(f"unknown --{name.replace('_', '-')} '{getattr(self, name)}'", "Use off or auto.")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -423,6 +428,10 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
                                          "crop margin, pixels"},
             "tracks": entries,
         }
+        if config.ground == "auto":  # the world keys (docs/world.md), on the staged tracks
+            from backend.grounding.result_step import ground_staged, options_for
+
+            meta = ground_staged(writer, meta, models.smpl_data, options_for(config.foot_lock), reporter)
         out_dir = writer.commit(meta)
         timings["write"] = time.perf_counter() - t0
     fields = {"tracks": len(entries), "frames": int(decoded), "person_frames": int(total),

@@ -51,6 +51,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--regress-batch-size", type=int, default=64,
                         help="windows per TCMR batch (default 64)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of an image folder (default 30)")
+    parser.add_argument("--ground", default="auto", choices=("off", "auto"),
+                        help="auto: also put the motion into a world (floor z = 0, the camera's pose; "
+                             "docs/world.md); off: camera frame only")
+    parser.add_argument("--foot-lock", default="auto", choices=("off", "auto"),
+                        help="foot contact + locking of the world motion (default auto)")
 
 
 def config_from_args(args):
@@ -61,7 +66,8 @@ def config_from_args(args):
         bbox=_bbox(args.bbox) if args.bbox else None, detector=args.detector, start=args.start, end=args.end,
         focal=args.focal, smooth=args.smooth, save_features=args.save_features, main_person=args.main_person,
         min_track_length=args.min_track_length, batch_size=args.batch_size,
-        regress_batch_size=args.regress_batch_size, image_fps=args.fps)
+        regress_batch_size=args.regress_batch_size, image_fps=args.fps, ground=args.ground,
+        foot_lock=args.foot_lock)
 
 
 def execute(args, reporter):

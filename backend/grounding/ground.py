@@ -20,7 +20,7 @@ from backend.grounding.camera_pose import camera_angles, camera_frame_world, cam
 from backend.grounding.feet import camera_track, foot_vertex_ids
 from backend.grounding.floor import FloorConfig, FloorFit, fit_floor
 from backend.grounding.perspective import camera_root_orient_rotvec
-from backend.grounding.world import world_track
+from backend.grounding.world import GROUNDED_KEYS, world_track
 from backend.smpl_file import SmplData
 
 FOOT_LOCK_MODES = ("off", "auto")
@@ -141,7 +141,7 @@ def ground_tracks(view: View, tracks: list[dict], smpl: SmplData, fps: float,
 def grounded_arrays(arrays: dict[str, np.ndarray], wt: dict) -> dict[str, np.ndarray]:
     """The track file's arrays (untouched) plus the world keys (float32) and camera_global_orient."""
     out = {k: v for k, v in arrays.items() if k != "track_id"}
-    for key in ("world_global_orient", "world_body_pose", "world_transl", "contact", "camera_global_orient"):
+    for key in GROUNDED_KEYS:
         out[key] = np.asarray(wt[key], dtype=np.float32)
     return out
 

@@ -15,6 +15,7 @@ from backend.grounding.feet import CameraTrack
 from backend.grounding.smpl_np import matrix_to_rotvec
 
 WORLD_KEYS = ("world_global_orient", "world_body_pose", "world_transl", "contact")
+GROUNDED_KEYS = (*WORLD_KEYS, "camera_global_orient")  # the keys a grounded track file adds
 CONTACT_JOINTS = (7, 8, 10, 11)  # left ankle, right ankle, left foot, right foot
 
 
