@@ -214,14 +214,22 @@ def _foot_vertex_ids(smpl) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(w[:, 7] + w[:, 10] > 0.5), np.flatnonzero(w[:, 8] + w[:, 11] > 0.5)
 
 
+def _outline_ids(smpl) -> np.ndarray:
+    """The foot vertices followed by every 5th vertex: enough for soles and person boxes."""
+    left, right = _foot_vertex_ids(smpl)
+    return np.concatenate([left, right, np.arange(0, len(smpl.v_template), 5)])
+
+
 def _place(smpl, betas, orient_w, pose, start_xy, stance=None, lift=None):
     """Root translation (T,3) so the stance foot (stance (T,) 0 left / 1 right; None: standing
-    still) keeps its ankle in place and the lowest vertex touches z = 0 (plus `lift` (T,) metres
-    when given). Returns transl, verts (T,V,3), joints (T,24,3)."""
+    still) keeps its ankle in place and the lowest foot vertex touches z = 0 (plus `lift` (T,)
+    metres when given). Returns transl, verts (T,V',3) of _outline_ids, joints (T,24,3)."""
     t = len(orient_w)
-    verts0, joints0 = smpl_forward(smpl, betas, orient_w, pose, np.zeros((t, 3)))
+    verts0, joints0 = smpl_forward(smpl, betas, orient_w, pose, np.zeros((t, 3)),
+                                   vertex_ids=_outline_ids(smpl))
     left, right = _foot_vertex_ids(smpl)
-    sole0 = np.stack([verts0[:, left, 2].min(1), verts0[:, right, 2].min(1)], axis=1)  # (T,2)
+    nl, nr = len(left), len(right)
+    sole0 = np.stack([verts0[:, :nl, 2].min(1), verts0[:, nl:nl + nr, 2].min(1)], axis=1)  # (T,2)
     transl = np.zeros((t, 3))
     transl[:, 2] = -sole0.min(1) + (0.0 if lift is None else lift)
     transl[:, :2] = start_xy
@@ -258,8 +266,8 @@ def _person(smpl, track_id, kind, frames, fps, rng, start_xy, direction=(0.0, 1.
     orient = _rot("z", heading) @ _SMPL_TO_WORLD @ Rotation.from_euler("z", sway[:, None]).as_matrix()
     orient_w = matrix_to_rotvec(orient)
     transl, verts, joints = _place(smpl, betas, orient_w, pose, start_xy, stance, lift)
-    left, right = _foot_vertex_ids(smpl)
-    sole_h = np.stack([verts[:, left, 2].min(1), verts[:, right, 2].min(1)], axis=1)
+    nl, nr = (len(ids) for ids in _foot_vertex_ids(smpl))
+    sole_h = np.stack([verts[:, :nl, 2].min(1), verts[:, nl:nl + nr, 2].min(1)], axis=1)
     return PersonTruth(track_id, kind, np.asarray(frames, dtype=np.int64), betas, orient_w, pose, transl,
                        joints, sole_h, _contacts(joints, sole_h, fps)), verts
 
