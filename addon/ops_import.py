@@ -20,6 +20,7 @@ from .character import CharacterOptions, build_character, with_window
 from .core.result_io import ResultError, load_all_tracks, read_result
 from .core.smpl_model import SmplModelError, load_smpl_model
 from .scene_camera import apply_scene_settings, build_camera
+from .world_import import build_floor
 
 SMPL_FILE = "SMPL_NEUTRAL.pkl"
 _REST_JOINT_TOLERANCE = 0.005  # metres; beyond this the result came from another SMPL file
@@ -40,6 +41,7 @@ class ImportReport:
     armatures: list[str] = field(default_factory=list)  # armature object names, track order
     camera: str = ""
     warnings: list[str] = field(default_factory=list)
+    floor: str = ""  # the floor plane object of a grounded result, if one was built
 
 
 def collection_name(result_name: str, track_id: int) -> str:
@@ -84,7 +86,7 @@ def _remove_new(before: dict[str, set[int]]) -> None:
 
 
 def import_result(context, directory: str, data_dir: str = "", options: CharacterOptions | None = None,
-                  set_scene: bool = True) -> ImportReport:
+                  set_scene: bool = True, floor_plane: bool = True) -> ImportReport:
     """Build the characters and camera of a result directory. Raises ImportFailure (and leaves
     nothing behind) on bad input. Used by the operator and by scripts/other operators."""
     options = options or CharacterOptions()
@@ -127,6 +129,8 @@ def import_result(context, directory: str, data_dir: str = "", options: Characte
             arm = build_character(context, model, track, coll, f"TCMR track {track.id}", options,
                                   timing)
             report.armatures.append(arm.name)
+        if floor_plane and info.world is not None and info.world.ground_found:
+            report.floor = build_floor(info, tracks, root).name
         if set_scene:
             apply_scene_settings(scene, info, timing, max(int(t.frame_index[-1]) for t in tracks))
             scene.camera = camera
@@ -159,6 +163,8 @@ class TCMR_OT_import_result(bpy.types.Operator):
         description="Key SMPL's 207 pose-corrective shape keys per frame (exact body; heavier scene)")
     set_scene: BoolProperty(name="Match scene to video", default=True,
                             description="Set fps, frame range, resolution and active camera from the video")
+    floor_plane: BoolProperty(name="Floor plane", default=True,
+                              description="Grounded results: a shadow-catcher plane at the floor (z = 0)")
 
     def invoke(self, context, event):
         context.window_manager.fileselect_add(self)
@@ -168,7 +174,8 @@ class TCMR_OT_import_result(bpy.types.Operator):
         directory = self.filepath or self.directory
         try:
             report = import_result(context, directory, self.data_dir,
-                                   CharacterOptions(pose_correctives=self.pose_correctives), self.set_scene)
+                                   CharacterOptions(pose_correctives=self.pose_correctives), self.set_scene,
+                                   self.floor_plane)
         except ImportFailure as exc:
             self.report({"ERROR"}, f"{exc.message}. {exc.hint}")
             return {"CANCELLED"}
