@@ -30,11 +30,12 @@ class RunSettings:
     people: str = "all"  # "all" tracks, or only the main person: "longest" or "largest" seen
     smoothing: str = "oneeuro"
     bbox: tuple[int, int, int, int] | None = None  # one fixed person box (x, y, w, h) px: no detection
+    ground: str = "auto"  # `run --ground`: auto puts the motion in a world (floor, camera pose); off
 
     def key_fields(self) -> dict:
         """The settings that change the result (no paths: the video enters by content hash)."""
         return {"start": self.start, "end": self.end, "people": self.people, "smoothing": self.smoothing,
-                "bbox": list(self.bbox) if self.bbox else None}
+                "bbox": list(self.bbox) if self.bbox else None, "ground": self.ground}
 
 
 def parse_bbox(text: str) -> tuple[int, int, int, int] | None:
@@ -86,7 +87,7 @@ def run_argv(python: str, s: RunSettings) -> list[str]:
         argv += ["--end", str(int(s.end))]
     if s.people != "all":
         argv += ["--main-person", s.people]
-    argv += ["--smooth", s.smoothing]
+    argv += ["--smooth", s.smoothing, "--ground", s.ground]
     if s.bbox is not None:
         argv += ["--bbox", ",".join(str(int(v)) for v in s.bbox)]
     return argv

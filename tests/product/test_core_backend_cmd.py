@@ -35,6 +35,7 @@ def test_run_argv_is_a_list_that_keeps_spaces_and_quotes_intact():
     assert argv[argv.index("--device") + 1] == "cpu"
     assert argv[argv.index("--main-person") + 1] == "largest"
     assert argv[argv.index("--smooth") + 1] == "none"
+    assert argv[argv.index("--ground") + 1] == "auto"
 
 
 def test_run_argv_omits_unset_options_and_rejects_bad_choices():
@@ -142,9 +143,9 @@ def test_every_run_argv_the_addon_builds_is_accepted_by_the_backend_parser():
     for s in (RunSettings(video="/v w/clip.mp4", out_dir="/o d"),
               RunSettings(video="v.mp4", out_dir="o", data_dir="/d", device="cuda", start=3, end=9,
                           people="longest", smoothing="slerp", bbox=(1, 2, 30, 40)),
-              RunSettings(video="v.mp4", out_dir="o", smoothing="none")):
+              RunSettings(video="v.mp4", out_dir="o", smoothing="none", ground="off")):
         args = parser.parse_args(run_argv("python", s)[3:])
-        assert args.command == "run" and args.device == s.device
+        assert args.command == "run" and args.device == s.device and args.ground == s.ground
     for argv in (check_argv("python", "/d"), selftest_argv("python")):
         assert parser.parse_args(argv[3:]).command == argv[3]
 
