@@ -90,22 +90,25 @@ def _normal_svd(centred: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _ransac(points: np.ndarray, up: np.ndarray, threshold: float, config: FloorConfig) -> np.ndarray:
-    """Inlier mask of the best plane through 3 candidates within max_tilt of `up`."""
+    """Inlier mask of the best plane through 3 candidates within max_tilt of `up` (hypotheses
+    scored in chunks of 32, so memory stays ~32 x N)."""
     rng = np.random.default_rng(0)
-    best = np.zeros(len(points), dtype=bool)
-    cos_tilt = math.cos(math.radians(config.max_tilt_deg))
-    for _ in range(config.ransac_iterations):
-        a, b, c = points[rng.choice(len(points), 3, replace=False)]
-        n = np.cross(b - a, c - a)
-        norm = np.linalg.norm(n)
-        if norm < 1e-9:
-            continue
-        n /= norm
-        if abs(n @ up) < cos_tilt:
-            continue
-        mask = np.abs((points - a) @ n) < threshold
-        if mask.sum() > best.sum():
-            best = mask
+    samples = points[rng.integers(0, len(points), size=(config.ransac_iterations, 3))]  # (H,3,3)
+    normals = np.cross(samples[:, 1] - samples[:, 0], samples[:, 2] - samples[:, 0])
+    norms = np.linalg.norm(normals, axis=1)
+    ok = norms > 1e-9
+    normals = normals[ok] / norms[ok, None]
+    anchors = samples[ok, 0]
+    tilt_ok = np.abs(normals @ up) >= math.cos(math.radians(config.max_tilt_deg))
+    normals, anchors = normals[tilt_ok], anchors[tilt_ok]
+    best, best_count = np.zeros(len(points), dtype=bool), -1
+    for lo in range(0, len(normals), 32):
+        n, a = normals[lo:lo + 32], anchors[lo:lo + 32]
+        inside = np.abs(points @ n.T - np.sum(a * n, axis=1)) < threshold  # (N,h)
+        counts = inside.sum(0)
+        i = int(np.argmax(counts)) if len(counts) else 0
+        if len(counts) and counts[i] > best_count:
+            best, best_count = inside[:, i], int(counts[i])
     return best
 
 
