@@ -16,9 +16,10 @@ pelvis errors are mostly a slide along the viewing ray, which moves the feet up 
 so the floor cannot correct depth and depths are kept as the network gives them.
   1. RANSAC (fixed seed) on all candidates with a loose threshold (2 x `inlier`) drops feet
      that are not on the floor at all;
-  2. the normal is the least-squares (SVD) normal of the RANSAC inliers (one plane through
-     everyone's feet: on synthetic truth this beat a normal from per-person centred points,
-     whose spread along a walker's path is too thin);
+  2. the normal is the least-squares (SVD) normal of the RANSAC inliers, every person weighing
+     the same (someone standing still for the whole clip must not outvote the walkers); one
+     plane through everyone's feet: on synthetic truth this beat a normal from per-person
+     centred points, whose spread along a walker's path is too thin;
   3. each person's offset d_j is the median of -n . p over their points within `inlier` of it
      (reported, `person_offsets`), the camera height d their point-weighted mean;
 repeated `iterations` times with the sole points taken along the latest normal. When the points
@@ -44,6 +45,7 @@ class FloorConfig:
     inlier: float = 0.05  # m from the plane
     min_points: int = 20  # inlier sole points needed
     min_person_points: int = 10  # a person's inlier sole points for their own offset
+    equal_person_weights: bool = True  # each person weighs the same in the plane fit
     min_spread: float = 0.25  # m: second principal RMS spread of the candidates for a normal
     max_tilt_deg: float = 35.0  # between the floor normal and the bodies' up direction
     iterations: int = 3
@@ -82,11 +84,13 @@ def candidates(tr: CameraTrack, up: np.ndarray, config: FloorConfig,
     return soles[rows, feet], rows
 
 
-def _normal_svd(centred: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares normal of centred points (N,3), oriented along `up`, and the RMS spreads (3,)."""
+def _normal_svd(points: np.ndarray, weights: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least-squares plane normal of points (N,3) (weights (N,) sum to 1), oriented along
+    `up`, and the weighted RMS spreads (3,) along the principal axes."""
+    centred = (points - weights @ points) * np.sqrt(weights)[:, None]
     _, sv, vt = np.linalg.svd(centred, full_matrices=False)
     n = vt[-1] if vt[-1] @ up >= 0 else -vt[-1]
-    return n, sv / math.sqrt(max(len(centred), 1))
+    return n, sv
 
 
 def _ransac(points: np.ndarray, up: np.ndarray, threshold: float, config: FloorConfig) -> np.ndarray:
@@ -112,9 +116,16 @@ def _ransac(points: np.ndarray, up: np.ndarray, threshold: float, config: FloorC
     return best
 
 
-def _normal(points: np.ndarray, up: np.ndarray, config: FloorConfig) -> tuple[np.ndarray, str, float]:
-    """The plane's normal (else `up` when the points barely spread), its source and the spread."""
-    n, sv = _normal_svd(points - points.mean(0), up)
+def _normal(points: np.ndarray, owner: np.ndarray, up: np.ndarray,
+            config: FloorConfig) -> tuple[np.ndarray, str, float]:
+    """The plane's normal (else `up` when the points barely spread), its source and the spread.
+    With equal_person_weights every person weighs the same, however many planted frames they have."""
+    if config.equal_person_weights:
+        ids, inverse, counts = np.unique(owner, return_inverse=True, return_counts=True)
+        weights = 1.0 / (counts[inverse] * len(ids))
+    else:
+        weights = np.full(len(points), 1.0 / len(points))
+    n, sv = _normal_svd(points, weights, up)
     if sv[1] >= config.min_spread:
         return n, "plane", float(sv[1])
     return up, "body_up", float(sv[1])
@@ -164,7 +175,7 @@ def fit_floor(tracks: list[CameraTrack], fps: float, config: FloorConfig | None 
         if keep.sum() < config.min_points:
             return _not_found(f"the planted feet do not lie on one plane ({int(keep.sum())} of "
                               f"{len(points)} points agree)", up0, len(points))
-        n, source, spread = _normal(points[keep], up0, config)
+        n, source, spread = _normal(points[keep], owner[keep], up0, config)
         offsets, mask = _offsets(points, owner, n, config)
         if mask.sum() < config.min_points:
             return _not_found(f"too few feet agree with the floor ({int(mask.sum())} points)", up0,
