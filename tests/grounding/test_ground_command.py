@@ -161,3 +161,18 @@ def test_an_older_result_in_out_survives_a_failure(scene_result, model_data_dir,
     _nan(bad)
     assert ground(bad, "--out", older, data_dir=model_data_dir).rc == 2
     assert _digest(older) == before
+
+
+def test_run_options_are_checked():
+    from backend.cli import build_parser
+    from backend.errors import BackendError
+    from backend.pipeline import RunConfig
+
+    args = build_parser().parse_args(["run", "v.mp4", "--out", "o"])
+    assert args.ground == "auto" and args.foot_lock == "auto"
+    args = build_parser().parse_args(["ground", "r", "--out", "o", "--foot-lock", "off"])
+    assert args.foot_lock == "off" and args.focal is None
+    for bad in ({"ground": "yes"}, {"foot_lock": "always"}):
+        with pytest.raises(BackendError) as info:
+            RunConfig(input="v.mp4", out="o", **bad)
+        assert info.value.code == "BAD_ARGUMENT"
