@@ -60,16 +60,18 @@ class Grounded:
     fit: FloorFit
 
 
-def apply_foot_lock(tracks: list[dict], world: dict, smpl_data: SmplData, fps: float) -> list[dict]:
+def apply_foot_lock(tracks: list[dict], world: dict, smpl_data: SmplData,
+                    fps: float) -> tuple[list[dict], list[tuple[str, str, str]]]:
     """The one call site of foot contact + foot lock (issue 13), run when foot_lock is "auto".
 
     tracks: per-track dicts of plain numpy arrays (world_global_orient (T,3), world_body_pose
-    (T,23,3), world_transl (T,3), betas (10,), frame_index (T,), contact (T,4)); world: the
-    result.json "world" block with camera_to_world (4,4 list), focal_length_px,
-    principal_point_px, image_size [W, H], ground_found. Returns the tracks to write (it may
-    modify the world_* arrays and fill contact in [0,1]). Not wired yet: returns them unchanged.
+    (T,23,3), world_transl (T,3), betas (10,), frame_index (T,), contact (T,4),
+    camera_global_orient (T,3), track_id); world: the result.json "world" block with
+    camera_to_world (4,4 list), focal_length_px, principal_point_px, image_size [W, H],
+    ground_found. Returns (the tracks to write: world_* arrays possibly modified, contact filled
+    in [0,1]; warnings as (code, message, hint)). Not wired yet: the tracks unchanged, no warnings.
     """
-    return tracks
+    return tracks, []
 
 
 def camera_tracks(view: View, tracks: list[dict], smpl: SmplData):
@@ -134,7 +136,8 @@ def ground_tracks(view: View, tracks: list[dict], smpl: SmplData, fps: float,
         wt["camera_global_orient"] = root
         out.append(wt)
     if options.foot_lock == "auto":
-        out = apply_foot_lock(out, world, smpl, fps)
+        out, lock_warnings = apply_foot_lock(out, world, smpl, fps)
+        warnings += lock_warnings
     return Grounded(world, out, warnings, fit)
 
 
