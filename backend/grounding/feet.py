@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from backend.grounding.smpl_np import pelvis_rest, smpl_forward
+from backend.grounding.smpl_np import pelvis_rest, rotvec_to_matrix, smpl_forward
 from backend.smpl_file import SmplData
 
 FOOT_JOINTS = ((7, 10), (8, 11))  # (ankle, foot) of the left and the right foot
@@ -60,8 +60,6 @@ def camera_track(smpl: SmplData, track_id: int, frame_index, orient_rotvec, body
                                  vertex_ids=foot_ids.reshape(-1))
     t = len(joints)
     feet = verts.reshape(t, 2, foot_ids.shape[1], 3)
-    from backend.grounding.smpl_np import rotvec_to_matrix
-
     ankles = joints[:, [FOOT_JOINTS[0][0], FOOT_JOINTS[1][0]]]  # (T,2,3)
     toes = joints[:, [FOOT_JOINTS[0][1], FOOT_JOINTS[1][1]]]
     visible = np.ones((t, 2), dtype=bool)

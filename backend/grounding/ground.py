@@ -23,8 +23,6 @@ from backend.grounding.perspective import camera_root_orient_rotvec
 from backend.grounding.world import GROUNDED_KEYS, world_track
 from backend.smpl_file import SmplData
 
-FOOT_LOCK_MODES = ("off", "auto")
-GROUND_MODES = ("off", "auto")
 ROOT_RULE = ("R_root_cam = R_virt2cam(box centre) . global_orient: the crop's virtual camera looks along "
              "the ray through the box centre with no roll (Perspective Crop Layers)")
 NOT_FOUND_HINT = ("The motion stays in the camera frame turned to Z up. Grounding needs feet that rest on "
