@@ -34,6 +34,7 @@ class TCMR_PT_main(bpy.types.Panel):
         layout.prop(ui, "people")
         layout.prop(ui, "smoothing")
         layout.prop(ui, "bbox")
+        layout.prop(ui, "ground")
         layout.prop(ui, "use_cache")
 
         data = resolve.data_dir(prefs)

@@ -26,6 +26,9 @@ class TCMR_ProcessSettings(bpy.types.PropertyGroup):
     bbox: StringProperty(name="Person Box", default="",
                          description="Optional x,y,w,h in pixels: follow one person inside this fixed box "
                                      "(skips detection)")
+    ground: BoolProperty(name="Find the Floor", default=True,
+                         description="Put the motion in a world: the floor at z = 0 under planted feet "
+                                     "and the camera where it stood (static camera)")
     use_cache: BoolProperty(name="Reuse Earlier Results", default=True,
                             description="Re-import at once when this clip was processed with the same "
                                         "settings")

@@ -64,6 +64,8 @@ class RunConfig:
     batch_size: int = run_options.default("batch_size")  # crops per backbone batch
     regress_batch_size: int = run_options.default("regress_batch_size")  # windows per TCMR batch
     image_fps: float = run_options.default("image_fps")  # frame rate recorded for an image folder
+    ground: str = run_options.default("ground")  # auto: add the world keys (docs/world.md); off: camera frame
+    foot_lock: str = run_options.default("foot_lock")  # with ground auto: foot contact + locking (off | auto)
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -95,6 +97,9 @@ class RunConfig:
         if not 0 < self.image_fps <= MAX_FPS:
             raise bad(f"--fps must be a finite frame rate in (0, {MAX_FPS:g}], got {self.image_fps}",
                       "E.g. --fps 30.")
+        for name in ("ground", "foot_lock"):
+            if getattr(self, name) not in run_options.OPTIONS[name].choices:
+                raise bad(f"unknown --{name.replace('_', '-')} '{getattr(self, name)}'", "Use off or auto.")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -367,6 +372,10 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         meta = result_meta(config.to_dict(), info, (config.start, end_frame),
                            end_frame if reached_end else max(info.reported_frames, end_frame), reached_end,
                            focal, config.focal is not None, models.synthetic, entries)
+        if config.ground == "auto":  # the world keys (docs/world.md), on the staged tracks
+            from backend.grounding.result_step import ground_staged, options_for
+
+            meta = ground_staged(writer, meta, models.smpl_data, options_for(config.foot_lock), reporter)
         out_dir = writer.commit(meta)
         timings["write"] = time.perf_counter() - t0
     person_frames = int(sum(len(t) for t in tracks))
