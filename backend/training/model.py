@@ -1,0 +1,67 @@
+"""The training-mode forward of TCMR (official `TCMR.forward(is_train=True)`, TCMR_SPEC.md 1.3-1.4).
+
+The encoder's three branch features Z = [g_past, g_cur, g_fut] and the attention-integrated
+feature give the three features that are decoded in training, in the official order
+[g_past, g_fut, integrated]; each goes through the iterative regressor (dropout 0.5 after fc1
+and fc2 in train mode) and the SMPL layer, and the 49 joints are projected with the crop
+camera (official `projection`: focal 5000 px, 224 crop, principal point 0, result / 112).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from backend.models.smpl import SmplLayer
+from backend.models.tcmr import TCMR
+
+K = 3  # decoded features per window
+FOCAL = 5000.0
+CROP = 224.0
+
+
+def set_dropout(module: nn.Module, p: float) -> None:
+    """Every nn.Dropout in `module` gets probability p (official: 0.5 in the regressor)."""
+    for m in module.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = float(p)
+
+
+def project(joints: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
+    """joints (B,J,3) metres, cam (B,3) = (s, tx, ty) -> (B,J,2) crop-normalised keypoints.
+
+    t = (tx, ty, 2*5000 / (224*s + 1e-9)); x = 5000 * (X + t) / (Z + t_z) / 112."""
+    t = torch.stack([cam[:, 1], cam[:, 2], 2 * FOCAL / (CROP * cam[:, 0] + 1e-9)], dim=-1)  # (B, 3)
+    p = joints + t[:, None, :]
+    return FOCAL * p[..., :2] / p[..., 2:3] / (CROP / 2)
+
+
+class TrainForward(nn.Module):
+    """windows (B,16,2048) -> regressor outputs of the three decoded features, (B*3, ...).
+
+    Wraps a `TCMR` so DistributedDataParallel sees exactly its parameters; `self.tcmr`'s state
+    dict keeps the official names."""
+
+    def __init__(self, tcmr: TCMR) -> None:
+        super().__init__()
+        self.tcmr = tcmr
+
+    def forward(self, windows: torch.Tensor) -> dict[str, torch.Tensor]:
+        enc = self.tcmr.encoder
+        z = enc.branches(windows)  # (B, 3, 2048) = [past, cur, fut]
+        integrated, scores = enc.integrate(z)
+        feats = torch.stack([z[:, 0], z[:, 2], integrated], dim=1)  # [past, future, integrated]
+        out = self.tcmr.regressor(feats.reshape(-1, feats.shape[-1]))
+        out["scores"] = scores
+        return out
+
+
+def decode(out: dict[str, torch.Tensor], smpl: SmplLayer) -> dict[str, torch.Tensor]:
+    """Regressor outputs (B*3, ...) -> the loss inputs (B, 3, ...): kp_2d (B,3,49,2),
+    kp_3d (B,3,49,3), rotmat (B,3,24,3,3), betas (B,3,10), cam (B,3,3)."""
+    _, joints = smpl(out["rotmat"], out["betas"])  # (B*3, 49, 3)
+    kp_2d = project(joints, out["cam"])
+    b = out["rotmat"].shape[0] // K
+    return {"kp_2d": kp_2d.reshape(b, K, -1, 2), "kp_3d": joints.reshape(b, K, -1, 3),
+            "rotmat": out["rotmat"].reshape(b, K, 24, 3, 3), "betas": out["betas"].reshape(b, K, 10),
+            "cam": out["cam"].reshape(b, K, 3)}
