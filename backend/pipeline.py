@@ -60,6 +60,7 @@ class RunConfig:
     batch_size: int = 32  # crops per backbone batch
     regress_batch_size: int = 64  # windows per TCMR batch
     image_fps: float = DEFAULT_IMAGE_FPS  # frame rate recorded for an image folder
+    checkpoint: str | None = None  # a TCMR checkpoint instead of DATA_DIR/tcmr_demo_model.pth.tar
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -305,6 +306,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
     tracker_factory: () -> object with update(frame_index, dets) and finish() -> list[Track].
     Both are ignored with config.bbox. Raises BackendError; leaves nothing behind on failure.
     """
+    from backend import datafiles
     from backend.device import resolve_device
     from backend.models.loading import load_models
     from backend.models.smpl import rest_joints
@@ -326,7 +328,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
 
     t0 = time.perf_counter()
     reporter.stage("load", "Loading the TCMR model")
-    models = load_models(config.data_dir, resolve_device(config.device), backbone=True)
+    models = load_models(config.data_dir, resolve_device(config.device), backbone=True,
+                         tcmr_checkpoint=datafiles.checkpoint_path(config.checkpoint))
     if models.synthetic:
         reporter.warning("SYNTHETIC_DATA",
                          f"the model data in {models.data_dir} is synthetic (random weights): "
@@ -429,3 +432,4 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
               "synthetic": bool(models.synthetic),
               "timings_s": {k: round(v, 3) for k, v in timings.items()}}
     return out_dir, fields
+

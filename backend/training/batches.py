@@ -103,20 +103,22 @@ class Batch:
     shape: np.ndarray  # (b, 10)
     w_3d: np.ndarray  # (b,)
     w_smpl: np.ndarray  # (b,)
+    keys: list[tuple[int, int]]  # (stream id, window id) per row
 
 
 def gather(parts: list[tuple[Stream, np.ndarray]]) -> Batch:
     """Window ids -> a Batch (features of the 16 frames, labels of frame start + 8)."""
-    rows: dict[str, list[np.ndarray]] = {k: [] for k in Batch.__dataclass_fields__}
+    rows: dict[str, list] = {k: [] for k in Batch.__dataclass_fields__}
     for stream, ids in parts:
         for wid in ids:
+            rows["keys"].append((stream.stream_id, int(wid)))
             db = stream.dbs[int(stream.db_index[wid])]
             start = int(stream.starts[wid])
             mid = start + MID
             rows["features"].append(db.features[start:start + SEQLEN])
             for key in ("kp_2d", "kp_3d", "pose", "shape", "w_3d", "w_smpl"):
                 rows[key].append(getattr(db, key)[mid])
-    return Batch(**{k: np.stack(v) for k, v in rows.items()})
+    return Batch(**{k: v if k == "keys" else np.stack(v) for k, v in rows.items()})
 
 
 Parts = list[tuple[Stream, np.ndarray]]

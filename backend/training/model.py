@@ -36,8 +36,18 @@ def project(joints: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
     return FOCAL * p[..., :2] / p[..., 2:3] / (CROP / 2)
 
 
+def encode(tcmr: TCMR, windows: torch.Tensor) -> torch.Tensor:
+    """windows (B,16,2048) -> the three features decoded in training, (B,3,2048) =
+    [g_past, g_fut, integrated] (official order)."""
+    enc = tcmr.encoder
+    z = enc.branches(windows)  # (B, 3, 2048) = [past, cur, fut]
+    integrated, _ = enc.integrate(z)
+    return torch.stack([z[:, 0], z[:, 2], integrated], dim=1)
+
+
 class TrainForward(nn.Module):
-    """windows (B,16,2048) -> regressor outputs of the three decoded features, (B*3, ...).
+    """windows (B,16,2048) -> regressor outputs of the three decoded features, (B*3, ...);
+    with encoded=True the input is already `encode`d (B,3,2048) (frozen encoder).
 
     Wraps a `TCMR` so DistributedDataParallel sees exactly its parameters; `self.tcmr`'s state
     dict keeps the official names."""
@@ -46,14 +56,9 @@ class TrainForward(nn.Module):
         super().__init__()
         self.tcmr = tcmr
 
-    def forward(self, windows: torch.Tensor) -> dict[str, torch.Tensor]:
-        enc = self.tcmr.encoder
-        z = enc.branches(windows)  # (B, 3, 2048) = [past, cur, fut]
-        integrated, scores = enc.integrate(z)
-        feats = torch.stack([z[:, 0], z[:, 2], integrated], dim=1)  # [past, future, integrated]
-        out = self.tcmr.regressor(feats.reshape(-1, feats.shape[-1]))
-        out["scores"] = scores
-        return out
+    def forward(self, x: torch.Tensor, encoded: bool = False) -> dict[str, torch.Tensor]:
+        feats = x if encoded else encode(self.tcmr, x)
+        return self.tcmr.regressor(feats.reshape(-1, feats.shape[-1]))
 
 
 def decode(out: dict[str, torch.Tensor], smpl: SmplLayer) -> dict[str, torch.Tensor]:
@@ -65,3 +70,27 @@ def decode(out: dict[str, torch.Tensor], smpl: SmplLayer) -> dict[str, torch.Ten
     return {"kp_2d": kp_2d.reshape(b, K, -1, 2), "kp_3d": joints.reshape(b, K, -1, 3),
             "rotmat": out["rotmat"].reshape(b, K, 24, 3, 3), "betas": out["betas"].reshape(b, K, 10),
             "cam": out["cam"].reshape(b, K, 3)}
+
+
+class EncodedCache:
+    """Frozen encoder: each window's `encode` output is computed once (no grad) and kept, up to
+    `max_windows` windows (3 x 2048 float32 = 24 KiB each); later windows are encoded per step."""
+
+    def __init__(self, tcmr: TCMR, max_windows: int = 65536) -> None:
+        self.tcmr = tcmr
+        self.max_windows = max_windows
+        self.store: dict[tuple[int, int], torch.Tensor] = {}
+
+    def __call__(self, keys: list[tuple[int, int]], windows: torch.Tensor) -> torch.Tensor:
+        """keys: (stream, window id) per row of windows (B,16,2048) -> (B,3,2048)."""
+        todo = [i for i, k in enumerate(keys) if k not in self.store]
+        fresh = None
+        if todo:
+            with torch.no_grad():
+                fresh = encode(self.tcmr, windows[todo])
+            for row, i in enumerate(todo):
+                if len(self.store) < self.max_windows:
+                    self.store[keys[i]] = fresh[row]
+        where = {i: row for row, i in enumerate(todo)}
+        rows = [self.store[k] if k in self.store else fresh[where[i]] for i, k in enumerate(keys)]
+        return torch.stack(rows)

@@ -28,7 +28,7 @@ from backend.events import Reporter
 from backend.training import batches, checkpoints, ddp
 from backend.training.config import TrainConfig
 from backend.training.loss import TERMS, LossWeights, tcmr_loss
-from backend.training.model import TrainForward, decode, set_dropout
+from backend.training.model import EncodedCache, TrainForward, decode, set_dropout
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -53,9 +53,11 @@ class Session:
         self.reporter = reporter
         self.tcmr = parts["tcmr"].to(device).train()
         set_dropout(self.tcmr, config.dropout)
-        if config.freeze_encoder:
+        self.cache = None
+        if config.freeze_encoder:  # no dropout in the encoder: its output per window is fixed
             for p in self.tcmr.encoder.parameters():
                 p.requires_grad_(False)
+            self.cache = EncodedCache(self.tcmr)
         self.smpl = parts["smpl"].to(device)
         self.smpl_state = parts["smpl_state"]
         self.schedule = batches.Schedule(parts["dbs"], config.batch_size, config.seed)
@@ -115,9 +117,13 @@ class Session:
         parts = self.schedule.global_batch(self.step)
         counts = batches.global_counts(parts)
         mine = batches.rank_slice(parts, self.dist.rank, self.dist.world)
-        feats, target = to_tensors(batches.gather(mine), self.device)
+        batch = batches.gather(mine)
+        feats, target = to_tensors(batch, self.device)
         torch.manual_seed(step_seed(self.config.seed, self.step, self.dist.rank))
-        pred = decode(self.forward(feats), self.smpl)
+        if self.cache is not None:
+            pred = decode(self.forward(self.cache(batch.keys, feats), encoded=True), self.smpl)
+        else:
+            pred = decode(self.forward(feats), self.smpl)
         total, terms = tcmr_loss(pred, target, self.weights, counts=counts, world=self.dist.world)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()

@@ -83,7 +83,8 @@ def test_each_term_matches_hand_computation_float64():
 def test_weights_scale_their_term_only():
     pred, target = _case(1)
     _, base = tcmr_loss(_torch(pred), _torch(target))
-    _, scaled = tcmr_loss(_torch(pred), _torch(target), LossWeights(kp_2d=1.0, kp_3d=2.0, pose=3.0, shape=4.0))
+    other = LossWeights(kp_2d=1.0, kp_3d=2.0, pose=3.0, shape=4.0)
+    _, scaled = tcmr_loss(_torch(pred), _torch(target), other)
     for name, w, official in (("kp_2d", 1.0, 300.0), ("kp_3d", 2.0, 300.0), ("pose", 3.0, 60.0),
                               ("shape", 4.0, 0.06)):
         assert float(scaled[name]) == pytest.approx(float(base[name]) * w / official, rel=1e-12)
