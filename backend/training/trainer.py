@@ -15,6 +15,7 @@ masks of N processes are not those of one).
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -180,9 +181,17 @@ class Session:
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
+    """dst = a hard link to src (no second 340 MB write; a later save of src renames a new file over
+    it, so dst keeps these bytes), or a copy where links are not supported; atomic either way."""
     from backend.fileio import write_atomic
 
-    write_atomic(dst, lambda tmp: shutil.copyfile(src, tmp))
+    def link_or_copy(tmp: Path) -> None:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+
+    write_atomic(dst, link_or_copy)
 
 
 def run(session: Session) -> dict:
