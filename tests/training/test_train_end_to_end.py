@@ -159,8 +159,8 @@ def test_resume_after_kill_equals_uninterrupted(train_db, posetrack_db, model_da
         try:
             from backend import cli
 
-            cli.main([*_train_args(train_db, posetrack_db, model_data_dir, cut, 4, [*frozen, "--save-every", "2"]),
-                      "--jsonl"])
+            extra = [*frozen, "--save-every", "2"]
+            cli.main([*_train_args(train_db, posetrack_db, model_data_dir, cut, 4, extra), "--jsonl"])
         finally:
             os._exit(0)
     os.close(write_fd)
@@ -173,7 +173,8 @@ def test_resume_after_kill_equals_uninterrupted(train_db, posetrack_db, model_da
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     assert torch.load(cut / "checkpoint_last.pth.tar", weights_only=True)["train_state"]["step"] == 2
-    code, resumed = run_inprocess(_train_args(train_db, posetrack_db, model_data_dir, cut, 4, [*frozen, "--resume"]))
+    resume = _train_args(train_db, posetrack_db, model_data_dir, cut, 4, [*frozen, "--resume"])
+    code, resumed = run_inprocess(resume)
     assert code == 0, resumed[-1]
     assert [e["step"] for e in resumed if e["event"] == "progress"] == [3, 4]
     assert losses(resumed) == pytest.approx(losses(events)[2:], rel=1e-6)
