@@ -8,6 +8,9 @@ towards the float16 label rounding, and it must start clearly above it.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from tests.eval import joblib_writer
 
@@ -106,3 +110,18 @@ def run_backend(args: list[str], timeout: float = 300, launcher: list[str] | Non
     cmd = (launcher or [sys.executable, "-m"]) + ["backend", *args, "--jsonl"]
     return subprocess.run(cmd, cwd=REPO, env=backend_env(threads), capture_output=True, text=True,
                           timeout=timeout)
+
+
+def run_inprocess(args: list[str]) -> tuple[int, list[dict]]:
+    """backend.cli.main in this process (torch already imported), one thread, protocol lines parsed."""
+    from backend import cli
+
+    buf = io.StringIO()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with contextlib.redirect_stdout(buf):
+            code = cli.main([*args, "--jsonl"])
+    finally:
+        torch.set_num_threads(threads)
+    return code, [json.loads(line) for line in buf.getvalue().splitlines() if line.startswith("{")]

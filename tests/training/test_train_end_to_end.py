@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import signal
@@ -20,22 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.training.conftest import run_backend
-
-
-def run_inprocess(args: list[str]) -> tuple[int, list[dict]]:
-    """backend.cli.main in this process (torch already imported), one thread, protocol lines parsed."""
-    from backend import cli
-
-    buf = io.StringIO()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with contextlib.redirect_stdout(buf):
-            code = cli.main([*args, "--jsonl"])
-    finally:
-        torch.set_num_threads(threads)
-    return code, [json.loads(line) for line in buf.getvalue().splitlines() if line.startswith("{")]
+from tests.training.conftest import run_backend, run_inprocess
 
 
 def gen_state(path) -> dict:
