@@ -187,3 +187,25 @@ def test_bad_input_is_a_coded_error_and_writes_nothing(case, train_db, model_dat
     assert code == 2 and events[-1]["event"] == "error" and events[-1]["code"] == expect, events[-1]
     assert events[-1]["hint"]
     assert not out.exists()
+
+
+def test_init_none_is_the_official_from_scratch_start(train_db, model_data_dir, tmp_path):
+    """--init none: encoder = PyTorch's default init drawn from --seed, regressor = SPIN's head."""
+    from backend.models.checkpoint import read_checkpoint
+    from backend.models.tcmr import TCMR
+
+    out = tmp_path / "scratch"
+    code, events = run_inprocess(["train", "--db", str(train_db), "--out", str(out), "--data-dir",
+                                  str(model_data_dir), "--init", "none", "--seed", "7", "--steps", "1",
+                                  "--batch-size", "2", "--freeze-encoder"])
+    assert code == 0, events[-1]
+    got = gen_state(out / "checkpoint_last.pth.tar")
+    torch.manual_seed(7)
+    fresh = TCMR().state_dict()
+    for key in ("encoder.gru_cur.weight_ih_l0", "encoder.linear_aft.weight", "encoder.attention.fc.bias"):
+        assert torch.equal(got[key], fresh[key]), key  # frozen: still the seeded initialisation
+    spin = read_checkpoint(model_data_dir / "spin_model_checkpoint.pth.tar")["model"]
+    for key in ("init_pose", "init_shape", "init_cam"):
+        assert torch.equal(got["regressor." + key], spin[key].float()), key  # buffers: copied, not trained
+    step = (got["regressor.fc1.weight"] - spin["fc1.weight"].float()).abs().max()
+    assert 0 < float(step) <= 5e-5 * 1.01  # one Adam step (default lr 5e-5) away from SPIN's fc1
