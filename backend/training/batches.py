@@ -115,7 +115,7 @@ def gather(parts: list[tuple[Stream, np.ndarray]]) -> Batch:
             db = stream.dbs[int(stream.db_index[wid])]
             start = int(stream.starts[wid])
             mid = start + MID
-            rows["features"].append(db.features[start:start + SEQLEN])
+            rows["features"].append(np.asarray(db.features[start:start + SEQLEN], dtype=np.float32))
             for key in ("kp_2d", "kp_3d", "pose", "shape", "w_3d", "w_smpl"):
                 rows[key].append(getattr(db, key)[mid])
     return Batch(**{k: v if k == "keys" else np.stack(v) for k, v in rows.items()})

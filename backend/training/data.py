@@ -56,7 +56,7 @@ class TrainDb:
     name: str
     kind: str
     is_3d: bool  # True: the 3D stream (3D joints and/or SMPL labels), else the 2D stream
-    features: np.ndarray  # (N, 2048) float32
+    features: np.ndarray  # (N, 2048) float32 (an h5py dataset, read per window, for HDF5 files)
     kp_2d: np.ndarray  # (N, 49, 3) float32: crop-normalised x, y in [-1, 1], confidence
     kp_3d: np.ndarray  # (N, 49, 3) float32 metres (zeros where w_3d = 0)
     pose: np.ndarray  # (N, 72) float32 axis-angle (zeros where w_smpl = 0)
@@ -111,8 +111,8 @@ def read_any(path: Path) -> dict[str, np.ndarray]:
         raise BackendError(Code.DB_INVALID, f"{path.name} is an HDF5 file and h5py is not installed",
                            "Install h5py into the backend's Python (`pip install h5py`) to read "
                            "insta_train_db.h5.") from None
-    with h5py.File(path, "r") as h5:
-        return {k: np.asarray(h5[k]) for k in h5}
+    h5 = h5py.File(path, "r")  # stays open: `features` (InstaVariety: ~2M x 2048) is read per batch
+    return {k: (h5[k] if k == "features" else np.asarray(h5[k])) for k in h5}
 
 
 def _decode_names(names: np.ndarray) -> np.ndarray:
@@ -146,8 +146,7 @@ def _check_layout(path: Path, kind: str, db: dict) -> int:
         raise _error(path, f"has no key(s) {', '.join(missing)} needed for a {kind} training database "
                            f"(keys: {', '.join(sorted(db))})")
     n = len(db["vid_name"])
-    rows = {k: len(np.asarray(db[k])) for k in ("features", "joints2D", "joints3D", "bbox", "pose", "shape")
-            if k in db}
+    rows = {k: len(db[k]) for k in ("features", "joints2D", "joints3D", "bbox", "pose", "shape") if k in db}
     bad = {k: v for k, v in rows.items() if v != n}
     if bad:
         detail = ", ".join(f"{k} {v}" for k, v in bad.items())
@@ -155,11 +154,12 @@ def _check_layout(path: Path, kind: str, db: dict) -> int:
                      "Every per-row array of a database must have one row per frame; rebuild the file.")
     if n == 0:
         raise _error(path, "has no rows")
-    feats = np.asarray(db["features"])
-    if feats.ndim != 2 or feats.shape[1] != FEATURE_DIM:
-        raise _error(path, f"'features' has shape {feats.shape}, expected ({n}, {FEATURE_DIM})")
+    shape = tuple(db["features"].shape)
+    if len(shape) != 2 or shape[1] != FEATURE_DIM:
+        raise _error(path, f"'features' has shape {shape}, expected ({n}, {FEATURE_DIM})")
     for key in ("features", "joints2D", "joints3D", "bbox", "pose", "shape"):
-        if key in db and not np.isfinite(np.asarray(db[key], dtype=np.float64)).all():
+        value = db.get(key)
+        if isinstance(value, np.ndarray) and not np.isfinite(value.astype(np.float64)).all():
             raise _error(path, f"'{key}' holds NaN or infinite values")
     return n
 
@@ -217,7 +217,8 @@ def labels_from_db(path: Path, kind: str, db: dict, stride: int) -> TrainDb:
         raise _error(path, f"'vid_name': {exc}",
                      "Keep each video's rows together and in frame order.") from None
     return TrainDb(name=path.name, kind=kind, is_3d=bool(w_3d.any() or w_smpl.any()),
-                   features=np.ascontiguousarray(db["features"], dtype=np.float32),
+                   features=(np.ascontiguousarray(db["features"], dtype=np.float32)
+                             if isinstance(db["features"], np.ndarray) else db["features"]),
                    kp_2d=_f16(kp_2d), kp_3d=_f16(kp_3d), pose=_f16(pose), shape=_f16(shape),
                    w_3d=w_3d.astype(np.float32), w_smpl=w_smpl.astype(np.float32), windows=starts)
 
