@@ -209,3 +209,28 @@ def test_init_none_is_the_official_from_scratch_start(train_db, model_data_dir, 
         assert torch.equal(got["regressor." + key], spin[key].float()), key  # buffers: copied, not trained
     step = (got["regressor.fc1.weight"] - spin["fc1.weight"].float()).abs().max()
     assert 0 < float(step) <= 5e-5 * 1.01  # one Adam step (default lr 5e-5) away from SPIN's fc1
+
+
+def test_eval_db_drives_epochs_and_matches_evaluate(train_db, model_data_dir, tmp_path):
+    """--eval-db: each epoch's performance is the `evaluate` command's PA-MPJPE of those weights."""
+    from backend.evaldb import read_db
+    from tests.eval import joblib_writer
+
+    db = read_db(train_db)
+    val = {"vid_name": db["vid_name"], "features": db["features"], "joints3D": db["joints3D"][:, 25:39],
+           "pose": db["pose"], "shape": db["shape"]}
+    val_path = joblib_writer.dump(val, tmp_path / "3dpw_val_db.pt")
+    out = tmp_path / "run"
+    code, events = run_inprocess(["train", "--db", str(train_db), "--out", str(out), "--data-dir",
+                                  str(model_data_dir), "--eval-db", str(val_path), "--steps", "2",
+                                  "--iters-per-epoch", "1", "--batch-size", "2", "--freeze-encoder"])
+    assert code == 0, events[-1]
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2] and all(e["metric"] == "pa_mpjpe_mm" for e in epochs)
+    ckpt = torch.load(out / "checkpoint_last.pth.tar", weights_only=True)
+    assert ckpt["performance"] == pytest.approx(epochs[-1]["performance"]) and ckpt["epoch"] == 1
+    last = out / "checkpoint_last.pth.tar"
+    code, report = run_inprocess(["evaluate", str(val_path), "--checkpoint", str(last), "--data-dir",
+                                  str(model_data_dir), "--out", str(tmp_path / "report.json")])
+    assert code == 0, report[-1]
+    assert report[-1]["overall"]["pa_mpjpe"] == pytest.approx(ckpt["performance"], rel=1e-6)
