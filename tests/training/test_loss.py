@@ -120,7 +120,7 @@ def test_split_batch_with_global_counts_equals_whole_batch():
         total += float(loss.detach()) / 2
         for k in grads:
             grads[k][part] += p[k].grad / 2
-    assert total == pytest.approx(float(whole), rel=1e-12)
+    assert total == pytest.approx(float(whole.detach()), rel=1e-12)
     for k in grads:
         torch.testing.assert_close(grads[k], full[k].grad, rtol=1e-12, atol=1e-15)
 
