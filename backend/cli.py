@@ -20,7 +20,11 @@ import traceback
 from backend.errors import BackendError, Code
 from backend.events import Reporter
 
-COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "ground")
+COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "ground", "train", "make-db")
+
+
+def _module_name(command: str) -> str:
+    return command.replace("-", "_")  # make-db -> backend.commands.make_db
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m backend", description="TCMR video motion capture backend")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
-        module = importlib.import_module(f"backend.commands.{name}")
+        module = importlib.import_module(f"backend.commands.{_module_name(name)}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         add_common_arguments(cmd)
         module.add_arguments(cmd)
@@ -83,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if threading_main():
         signal.signal(signal.SIGTERM, _on_sigterm)
-    module = importlib.import_module(f"backend.commands.{args.command}")
+    module = importlib.import_module(f"backend.commands.{_module_name(args.command)}")
+    # A command may hand the protocol to another reporter (train: only distributed rank 0 speaks).
+    reporter = getattr(module, "reporter_for", lambda r: r)(reporter)
     try:
         device = "none"
         if module.NEEDS_DEVICE:

@@ -73,3 +73,16 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
 
 def files_for(command: str) -> tuple[DataFile, ...]:
     return tuple(f for f in ALL_FILES if command in f.required_for)
+
+
+def checkpoint_path(checkpoint: str | os.PathLike | None) -> Path | None:
+    """`--checkpoint PATH` of run/regress -> the resolved file, or None for the folder's default."""
+    if not checkpoint:
+        return None
+    from backend.errors import BackendError, Code
+
+    path = Path(checkpoint).expanduser().resolve()
+    if not path.is_file():
+        raise BackendError(Code.INPUT_NOT_FOUND, f"checkpoint not found: {path}",
+                           "Pass a TCMR checkpoint's path, e.g. a `train` run's checkpoint_best.pth.tar.")
+    return path

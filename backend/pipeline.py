@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend import run_options
+from backend import datafiles, run_options
 from backend.camera import crop_cam_to_transl, default_focal
 from backend.crops import crop_batch
 from backend.detection import DetectorConfig, check_frame_size, make_detector
@@ -66,6 +66,7 @@ class RunConfig:
     image_fps: float = run_options.default("image_fps")  # frame rate recorded for an image folder
     ground: str = run_options.default("ground")  # auto: add the world keys (docs/world.md); off: camera frame
     foot_lock: str = run_options.default("foot_lock")  # with ground auto: foot contact + locking (off | auto)
+    checkpoint: str | None = run_options.default("checkpoint")  # TCMR checkpoint; None: the folder's
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -137,7 +138,8 @@ def _load_models(config: RunConfig, reporter: Reporter):
     from backend.models.loading import load_models
 
     reporter.stage("load", "Loading the TCMR model")
-    models = load_models(config.data_dir, resolve_device(config.device), backbone=True)
+    models = load_models(config.data_dir, resolve_device(config.device), backbone=True,
+                         tcmr_checkpoint=datafiles.checkpoint_path(config.checkpoint))
     if models.synthetic:
         reporter.warning("SYNTHETIC_DATA",
                          f"the model data in {models.data_dir} is synthetic (random weights): "
@@ -383,3 +385,4 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
               "synthetic": bool(models.synthetic),
               "timings_s": {k: round(v, 3) for k, v in timings.items()}}
     return out_dir, fields
+

@@ -26,6 +26,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, help="output .npz file")
     parser.add_argument("--verts", action="store_true", help="also write verts (F,6890,3)")
     parser.add_argument("--batch-size", type=int, default=64, help="windows per batch (default 64)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="TCMR checkpoint (default: DATA_DIR/tcmr_demo_model.pth.tar), e.g. from train")
 
 
 def load_features(path: str | Path) -> np.ndarray:
@@ -65,6 +67,7 @@ def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def execute(args, reporter):
+    from backend.datafiles import checkpoint_path
     from backend.device import resolve_device
     from backend.models.inference import regress_track
     from backend.models.loading import load_models
@@ -83,7 +86,8 @@ def execute(args, reporter):
     num_frames = features.shape[0]
 
     reporter.stage("load", "Loading the TCMR model")
-    models = load_models(args.data_dir, resolve_device(args.device), backbone=False)
+    models = load_models(args.data_dir, resolve_device(args.device), backbone=False,
+                         tcmr_checkpoint=checkpoint_path(args.checkpoint))
     if models.synthetic:
         reporter.warning("SYNTHETIC_DATA", f"the model data in {models.data_dir} is synthetic (random "
                                            "weights): the output is meaningless",
