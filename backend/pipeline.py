@@ -60,6 +60,7 @@ class RunConfig:
     batch_size: int = 32  # crops per backbone batch
     regress_batch_size: int = 64  # windows per TCMR batch
     image_fps: float = DEFAULT_IMAGE_FPS  # frame rate recorded for an image folder
+    model: str = "tcmr"  # temporal model: "tcmr" | "vibe" (backend.models.loading.TEMPORAL_MODELS)
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -86,6 +87,8 @@ class RunConfig:
                           "Use e.g. 16.")
         if not self.image_fps > 0:
             raise bad(f"--fps must be > 0, got {self.image_fps}", "E.g. --fps 30.")
+        if self.model not in ("tcmr", "vibe"):
+            raise bad(f"unknown --model '{self.model}'", "Use --model tcmr or --model vibe.")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -325,8 +328,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
                                "Give X,Y,W,H in pixels of the video frame.")
 
     t0 = time.perf_counter()
-    reporter.stage("load", "Loading the TCMR model")
-    models = load_models(config.data_dir, resolve_device(config.device), backbone=True)
+    reporter.stage("load", f"Loading the {config.model.upper()} model")
+    models = load_models(config.data_dir, resolve_device(config.device), backbone=True, model=config.model)
     if models.synthetic:
         reporter.warning("SYNTHETIC_DATA",
                          f"the model data in {models.data_dir} is synthetic (random weights): "
@@ -406,7 +409,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         meta = {
             "format_version": FORMAT_VERSION,
             "producer": {"name": "tcmr-mocap-backend", "version": __version__,
-                         "synthetic_model_data": bool(models.synthetic)},
+                         "synthetic_model_data": bool(models.synthetic),
+                         "model": models.model_name, "checkpoint": models.checkpoint.name},
             "config": config.to_dict(),
             "video": {"path": info.path, "kind": info.kind, "fps": info.fps, "frame_count": int(frame_count),
                       "frame_count_source": "decoded" if reached_end else "container",

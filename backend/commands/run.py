@@ -49,7 +49,10 @@ def add_arguments(parser) -> None:
                         help="drop detected tracks shorter than this many frames (default 25, as the demo)")
     parser.add_argument("--batch-size", type=int, default=32, help="crops per backbone batch (default 32)")
     parser.add_argument("--regress-batch-size", type=int, default=64,
-                        help="windows per TCMR batch (default 64)")
+                        help="windows per TCMR batch / frames per VIBE regressor batch (default 64)")
+    parser.add_argument("--model", default="tcmr", choices=("tcmr", "vibe"),
+                        help="temporal model (default tcmr; vibe runs the official VIBE network on the same "
+                             "crops and tracks, needs vibe_model_wo_3dpw.pth.tar: see docs/models.md)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of an image folder (default 30)")
 
 
@@ -61,7 +64,7 @@ def config_from_args(args):
         bbox=_bbox(args.bbox) if args.bbox else None, detector=args.detector, start=args.start, end=args.end,
         focal=args.focal, smooth=args.smooth, save_features=args.save_features, main_person=args.main_person,
         min_track_length=args.min_track_length, batch_size=args.batch_size,
-        regress_batch_size=args.regress_batch_size, image_fps=args.fps)
+        regress_batch_size=args.regress_batch_size, image_fps=args.fps, model=getattr(args, "model", "tcmr"))
 
 
 def execute(args, reporter):
