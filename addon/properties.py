@@ -26,6 +26,10 @@ class TCMR_ProcessSettings(bpy.types.PropertyGroup):
                            description="Video frame after the last one processed")
     people: EnumProperty(name="People", items=PEOPLE_ITEMS, default="all")
     smoothing: EnumProperty(name="Smoothing", items=SMOOTHING_ITEMS, default="oneeuro")
+    model: EnumProperty(name="Model", default="tcmr", items=(
+        ("tcmr", "TCMR", "TCMR (CVPR 2021): smooth motion from 16-frame windows (default)"),
+        ("vibe", "VIBE", "VIBE (CVPR 2020): one causal GRU; needs vibe_model_wo_3dpw.pth.tar in the model "
+                         "data folder (docs/models.md)")))
     bbox: StringProperty(name="Person Box", default="",
                          description="Optional x,y,w,h in pixels: follow one person inside this fixed box "
                                      "(skips detection)")

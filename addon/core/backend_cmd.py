@@ -30,11 +30,15 @@ class RunSettings:
     people: str = "all"  # "all" tracks, or only the main person: "longest" or "largest" seen
     smoothing: str = "oneeuro"
     bbox: tuple[int, int, int, int] | None = None  # one fixed person box (x, y, w, h) px: no detection
+    model: str = "tcmr"  # temporal model: backend `run --model tcmr|vibe`
 
     def key_fields(self) -> dict:
         """The settings that change the result (no paths: the video enters by content hash)."""
-        return {"start": self.start, "end": self.end, "people": self.people, "smoothing": self.smoothing,
-                "bbox": list(self.bbox) if self.bbox else None}
+        fields = {"start": self.start, "end": self.end, "people": self.people, "smoothing": self.smoothing,
+                  "bbox": list(self.bbox) if self.bbox else None}
+        if self.model != "tcmr":  # TCMR results keep their earlier cache keys
+            fields["model"] = self.model
+        return fields
 
 
 def parse_bbox(text: str) -> tuple[int, int, int, int] | None:
@@ -89,6 +93,8 @@ def run_argv(python: str, s: RunSettings) -> list[str]:
     argv += ["--smooth", s.smoothing]
     if s.bbox is not None:
         argv += ["--bbox", ",".join(str(int(v)) for v in s.bbox)]
+    if s.model != "tcmr":
+        argv += ["--model", s.model]
     return argv
 
 
