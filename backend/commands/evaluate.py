@@ -3,7 +3,8 @@
 DB is an official preprocessed database (3dpw_test_db.pt, h36m_*_db.pt, mpii3d_*_db.pt), read
 without running pickled code. Prints a paper-style table on stderr and writes a JSON report
 (per sequence and overall, with the config); the protocol `result` event points at it.
-See docs/evaluation.md.
+`--model vibe` evaluates VIBE, by default with VIBE's own protocol (backend.evaluate_vibe);
+`--protocol tcmr` runs either model through TCMR's. See docs/evaluation.md and docs/models.md.
 """
 
 from __future__ import annotations
