@@ -33,6 +33,7 @@ class TCMR_PT_main(bpy.types.Panel):
             row.prop(ui, "frame_end")
         layout.prop(ui, "people")
         layout.prop(ui, "smoothing")
+        layout.prop(ui, "model")
         layout.prop(ui, "bbox")
         layout.prop(ui, "ground")
         layout.prop(ui, "use_cache")

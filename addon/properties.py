@@ -11,6 +11,8 @@ _PEOPLE = run_options.option("main_person")
 _SMOOTHING = run_options.option("smooth")
 PEOPLE_ITEMS = _PEOPLE.enum_items()
 SMOOTHING_ITEMS = _SMOOTHING.enum_items()
+_MODEL = run_options.option("model")
+MODEL_ITEMS = _MODEL.enum_items()
 
 
 class TCMR_ProcessSettings(bpy.types.PropertyGroup):
@@ -23,6 +25,7 @@ class TCMR_ProcessSettings(bpy.types.PropertyGroup):
                            description="Video frame after the last one processed")
     people: EnumProperty(name="People", items=PEOPLE_ITEMS, default=_PEOPLE.panel_default)
     smoothing: EnumProperty(name="Smoothing", items=SMOOTHING_ITEMS, default=_SMOOTHING.panel_default)
+    model: EnumProperty(name="Model", items=MODEL_ITEMS, default=_MODEL.panel_default)
     bbox: StringProperty(name="Person Box", default="",
                          description="Optional x,y,w,h in pixels: follow one person inside this fixed box "
                                      "(skips detection)")

@@ -67,6 +67,7 @@ class RunConfig:
     ground: str = run_options.default("ground")  # auto: add the world keys (docs/world.md); off: camera frame
     foot_lock: str = run_options.default("foot_lock")  # with ground auto: foot contact + locking (off | auto)
     checkpoint: str | None = run_options.default("checkpoint")  # TCMR checkpoint; None: the folder's
+    model: str = run_options.default("model")  # temporal model: tcmr | vibe (docs/models.md)
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -98,9 +99,11 @@ class RunConfig:
         if not 0 < self.image_fps <= MAX_FPS:
             raise bad(f"--fps must be a finite frame rate in (0, {MAX_FPS:g}], got {self.image_fps}",
                       "E.g. --fps 30.")
-        for name in ("ground", "foot_lock"):
-            if getattr(self, name) not in run_options.OPTIONS[name].choices:
-                raise bad(f"unknown --{name.replace('_', '-')} '{getattr(self, name)}'", "Use off or auto.")
+        for name in ("ground", "foot_lock", "model"):
+            choices = run_options.OPTIONS[name].choices
+            if getattr(self, name) not in choices:
+                raise bad(f"unknown --{name.replace('_', '-')} '{getattr(self, name)}'",
+                          f"Use one of {', '.join(choices)}.")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -137,9 +140,9 @@ def _load_models(config: RunConfig, reporter: Reporter):
     from backend.device import resolve_device
     from backend.models.loading import load_models
 
-    reporter.stage("load", "Loading the TCMR model")
-    models = load_models(config.data_dir, resolve_device(config.device), backbone=True,
-                         tcmr_checkpoint=datafiles.checkpoint_path(config.checkpoint))
+    reporter.stage("load", f"Loading the {config.model.upper()} model")
+    models = load_models(config.data_dir, resolve_device(config.device), backbone=True, model=config.model,
+                         checkpoint=datafiles.checkpoint_path(config.checkpoint))
     if models.synthetic:
         reporter.warning("SYNTHETIC_DATA",
                          f"the model data in {models.data_dir} is synthetic (random weights): "
@@ -373,7 +376,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         end_frame = config.start + decoded
         meta = result_meta(config.to_dict(), info, (config.start, end_frame),
                            end_frame if reached_end else max(info.reported_frames, end_frame), reached_end,
-                           focal, config.focal is not None, models.synthetic, entries)
+                           focal, config.focal is not None, models.synthetic, entries,
+                           producer_extra={"model": models.model_name, "checkpoint": models.checkpoint.name})
         if config.ground == "auto":  # the world keys (docs/world.md), on the staged tracks
             from backend.grounding.result_step import ground_staged, options_for
 

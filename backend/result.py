@@ -109,17 +109,19 @@ def track_entry(track_id: int, file: str, frames: np.ndarray, interpolated: np.n
 
 
 def result_meta(config: dict, video, processed: tuple[int, int], frame_count: int, counted: bool,
-                focal: float, focal_from_user: bool, synthetic: bool, tracks: list[dict]) -> dict:
+                focal: float, focal_from_user: bool, synthetic: bool, tracks: list[dict],
+                producer_extra: dict | None = None) -> dict:
     """The whole result.json (Contract 3, format_version 1; docs/INTERNALS.md lists the fields).
 
     config: the run's frozen config as a dict; video: backend.video.SourceInfo (path, kind, fps,
     width, height); processed: [first, end) source frames decoded; frame_count: the clip's frame
-    count, `counted` when it is the decoded count (else the container's); focal: pixels.
+    count, `counted` when it is the decoded count (else the container's); focal: pixels;
+    producer_extra: more "producer" fields (the temporal model and checkpoint that made it).
     """
     return {
         "format_version": FORMAT_VERSION,
         "producer": {"name": "tcmr-mocap-backend", "version": __version__,
-                     "synthetic_model_data": bool(synthetic)},
+                     "synthetic_model_data": bool(synthetic), **(producer_extra or {})},
         "config": config,
         "video": {"path": video.path, "kind": video.kind, "fps": video.fps, "frame_count": int(frame_count),
                   "frame_count_source": "decoded" if counted else "container",

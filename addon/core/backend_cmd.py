@@ -18,7 +18,7 @@ from . import run_options
 DEVICES = ("auto", "cpu", "cuda")
 # The run options the add-on sets (RunConfig names); their flags, choices and defaults come from
 # the backend's table (core.run_options).
-RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox", "ground", "foot_lock")
+RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox", "ground", "foot_lock", "model")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class RunSettings:
     bbox: tuple[int, int, int, int] | None = None  # one fixed person box (x, y, w, h) px: no detection
     ground: str = run_options.option("ground").panel_default  # auto: the motion in a world (floor, camera)
     foot_lock: str = run_options.option("foot_lock").panel_default  # auto: planted feet stay planted
+    model: str = run_options.option("model").panel_default  # temporal model: tcmr | vibe
 
     def key_fields(self) -> dict:
         """The settings that change the result (no paths: the video enters by content hash)."""

@@ -158,7 +158,13 @@ def regress_track(models: Models, features: np.ndarray, batch_size: int = 64, wi
     scores (F,3) attention weights [past, current, future], and verts (F,6890,3) if with_verts.
     `progress(done, total)` is called after each batch of windows. With `batching`, its
     `regress` size replaces `batch_size` and stays halved after an out-of-memory.
+    With VIBE loaded (models.vibe) this is `vibe_inference.regress_track_vibe` (no `scores`).
     """
+    if getattr(models, "vibe", None) is not None:
+        from backend.models.vibe_inference import regress_track_vibe
+
+        size = batching.regress if batching is not None else batch_size
+        return regress_track_vibe(models, features, size, with_verts, progress)
     features = np.asarray(features)
     if features.ndim != 2 or features.shape[1] != FEATURE_DIM or features.shape[0] < 1:
         raise ValueError(f"features must be (F>=1, {FEATURE_DIM}), got {features.shape}")
