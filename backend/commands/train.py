@@ -1,6 +1,6 @@
 """`python -m backend train --db DB [--db DB ...] --out RUN_DIR ...`: TCMR training / fine-tuning.
 
-The paper's recipe (TCMR_SPEC.md section 6, docs/training.md): precomputed SPIN features of the
+The paper's recipe (docs/training.md): precomputed SPIN features of the
 official preprocessed databases, 16-frame windows, the centre frame's labels on the three
 decoded features, 2D/3D keypoint + SMPL pose/shape losses with the official weights, Adam and
 the plateau schedule on validation PA-MPJPE. Writes RUN_DIR/checkpoint_last.pth.tar and

@@ -203,8 +203,8 @@ def load_backbone_state(path: str | Path) -> dict[str, torch.Tensor]:
 VIBE_IGNORED_KEYS = TCMR_IGNORED_KEYS
 
 HINT_VIBE = ("Download the official VIBE checkpoint again (mkocabas/VIBE: the demo's download_ckpt, "
-             "or scripts/prepare_data.sh -> data/vibe_data/) and put {name} unchanged into the model "
-             "data folder ({folder}); run `python -m backend check` to verify.")
+             "or the release's prepare_data script -> data/vibe_data/) and put {name} unchanged into the "
+             "model data folder ({folder}); run `python -m backend check` to verify.")
 
 # Encoder key prefixes that tell the two temporal models apart.
 _TCMR_MARKERS = ("encoder.gru_cur.", "encoder.gru_bef.", "encoder.gru_aft.", "encoder.attention.")

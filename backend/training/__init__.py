@@ -1,4 +1,4 @@
-"""Training and fine-tuning TCMR with the paper's recipe (TCMR_SPEC.md section 6).
+"""Training and fine-tuning TCMR with the paper's recipe (docs/training.md).
 
 Modules, one job each:
 

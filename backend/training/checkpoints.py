@@ -1,4 +1,5 @@
-"""Run checkpoints in the official trainer layout (`Trainer.save_model`, TCMR_SPEC.md section 2.1).
+"""Run checkpoints in the official trainer layout (`Trainer.save_model`; docs/tcmr_facts.md,
+"Checkpoints and model files").
 
     {"epoch": int, "gen_state_dict": 71 tensors, "performance": float, "gen_optimizer": Adam state,
      "train_state": {...}}

@@ -1,4 +1,4 @@
-"""Official preprocessed training databases -> per-row training labels (TCMR_SPEC.md sections 5-6).
+"""Official preprocessed training databases -> per-row training labels (docs/training.md).
 
 A database is a dict of per-row arrays (joblib/pickle, read by `backend.evaldb.read_db` without
 running pickled code; InstaVariety's `insta_train_db.h5` through h5py when it is installed).

@@ -1,7 +1,7 @@
 """Joint orders of the official training databases and their conversion to the 49 SPIN joints.
 
 The 49 joints (network output and every training label) are the 25 OpenPose BODY_25 joints
-followed by 24 "GT" joints (TCMR_SPEC.md section 1.9). Source orders, by name (official
+followed by 24 "GT" joints (docs/tcmr_facts.md "The network"). Source orders, by name (official
 `lib/data_utils/_kp_utils.py`): `common` (14 LSP joints, 3DPW), `insta` (InstaVariety, 25),
 `posetrack` (17), `pennaction` (13). A target joint whose name the source lacks gets
 (0, 0, 0): confidence 0, so the 2D loss ignores it (official `convert_kps`).

@@ -1,4 +1,5 @@
-"""The training-mode forward of TCMR (official `TCMR.forward(is_train=True)`, TCMR_SPEC.md 1.3-1.4).
+"""The training-mode forward of TCMR (official `TCMR.forward(is_train=True)`; docs/tcmr_facts.md,
+"The network").
 
 The encoder's three branch features Z = [g_past, g_cur, g_fut] and the attention-integrated
 feature give the three features that are decoded in training, in the official order

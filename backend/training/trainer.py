@@ -1,4 +1,4 @@
-"""The training loop (official `lib/core/trainer.py` + `train.py`, TCMR_SPEC.md section 6).
+"""The training loop (official `lib/core/trainer.py` + `train.py`, docs/training.md).
 
 Per step: the schedule's global batch (`batches`), this process's share of it, the training
 forward (`model`), the loss (`loss`) with the global batch's counts, Adam. Every

@@ -11,7 +11,7 @@ with n >= 16 rows (shorter videos give no window):
 * stride 16 (OVERLAP false): non-overlapping chunks [16k, 16k+15], no copies.
 * other strides: windows every `stride` rows, VIBE truncation and copies as for stride 1.
 
-A window supervises its centre row, start + 8 (TCMR_SPEC.md section 6).
+A window supervises its centre row, start + 8 (docs/training.md).
 """
 
 from __future__ import annotations
