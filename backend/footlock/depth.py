@@ -27,7 +27,7 @@ from scipy.sparse.linalg import spsolve
 @dataclass(frozen=True)
 class DepthConfig:
     stationary_weight: float = 1.0
-    floor_weight: float = 0.3
+    floor_weight: float = 0.03
     smooth_weight: float = 0.05
     prior_weight: float = 1e-4
     robust_scale: float = 0.03  # m

@@ -96,6 +96,17 @@ class _Posed:
         return self.pos[:, smpl_np.CONTACT_JOINTS] + shift[:, None], self.sole_z + shift[:, 2:3]
 
 
+def floor_heights(heights: np.ndarray, planted: np.ndarray) -> np.ndarray:
+    """(T,4) heights the floor term pulls to 0: while both joints of a foot are planted, the
+    foot's lowest vertex (heel or toe may sit above the floor on a flat foot), else the joint's."""
+    out = heights.copy()
+    for a, f in ((0, 2), (1, 3)):
+        both = planted[:, a] & planted[:, f]
+        low = np.minimum(heights[:, a], heights[:, f])
+        out[both, a], out[both, f] = low[both], low[both]
+    return out
+
+
 def _detect_and_depth(posed: _Posed, centre: np.ndarray, fps: float, cfg: FootLockConfig, valid):
     """Contacts (T,4) and the depth offsets (T,3) after cfg.iterations rounds."""
     pelvis = posed.pos[:, 0] + posed.transl
@@ -107,7 +118,9 @@ def _detect_and_depth(posed: _Posed, centre: np.ndarray, fps: float, cfg: FootLo
         if not (contact > 0.5).any():
             break
         raw_joints, raw_heights = posed.contact_joints(np.zeros_like(u))
-        delta = depth.solve(raw_joints, raw_heights, (contact > 0.5).astype(float), u, dist, cfg.depth)
+        planted = contact > 0.5
+        delta = depth.solve(raw_joints, floor_heights(raw_heights, planted), planted.astype(float), u, dist,
+                            cfg.depth)
         joints, heights = posed.contact_joints(delta[:, None] * u)
         contact = contacts.detect(heights, joints, fps, cfg.contacts) * valid[:, None]
     return contact, delta[:, None] * u

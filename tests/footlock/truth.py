@@ -35,7 +35,7 @@ class Noise:
     limb_jitter_deg: float = 0.5
     root_slow_deg: float = 1.0
     depth_slow: float = 0.03
-    depth_jitter: float = 0.01
+    depth_jitter: float = 0.005
     correlation_frames: float = 20.0
 
 
@@ -154,7 +154,7 @@ def _person(smpl, kind: str, t_count: int, start, yaw: float, rng) -> tuple[dict
 
 def _smooth(rng, shape, sigma: float) -> np.ndarray:
     x = gaussian_filter1d(rng.normal(size=shape), sigma, axis=0, mode="wrap")
-    return x / max(float(x.std()), 1e-9)
+    return x / max(float(np.sqrt(np.mean(x ** 2))), 1e-9)  # unit RMS (not std: keeps the bias)
 
 
 def _network(track: dict, smpl, c2w: np.ndarray, noise: Noise, rng) -> dict:
