@@ -29,25 +29,40 @@ class ContactConfig:
     off: float = 0.35
     min_frames: int = 3  # shorter contacts are dropped, shorter gaps are filled
     smooth_sigma: float = 1.0  # frames, Gaussian on positions before the speed
+    # First pass only: depth errors move a planted foot along its viewing ray, so the speed
+    # along the ray is judged against this looser bound and only the rest against `speed`.
+    along_speed: float | None = None
 
 
 def _logistic_below(x: np.ndarray, centre: float, soft: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(np.clip((x - centre) / soft, -50.0, 50.0)))
 
 
-def speeds(positions: np.ndarray, fps: float, sigma: float) -> np.ndarray:
-    """positions (T,J,3) m -> speed (T,J) m/s (central differences of a Gaussian-smoothed path)."""
+def velocities(positions: np.ndarray, fps: float, sigma: float) -> np.ndarray:
+    """positions (T,J,3) m -> velocity (T,J,3) m/s (central differences of a smoothed path)."""
     if positions.shape[0] < 2:
-        return np.zeros(positions.shape[:2])
+        return np.zeros(positions.shape)
     smooth = gaussian_filter1d(positions, sigma, axis=0, mode="nearest") if sigma > 0 else positions
-    return np.linalg.norm(np.gradient(smooth, axis=0), axis=-1) * fps
+    return np.gradient(smooth, axis=0) * fps
 
 
-def probability(heights: np.ndarray, positions: np.ndarray, fps: float, cfg: ContactConfig) -> np.ndarray:
-    """heights (T,J), positions (T,J,3) -> contact probability (T,J) in [0,1]."""
+def speeds(positions: np.ndarray, fps: float, sigma: float) -> np.ndarray:
+    """positions (T,J,3) m -> speed (T,J) m/s."""
+    return np.linalg.norm(velocities(positions, fps, sigma), axis=-1)
+
+
+def probability(heights: np.ndarray, positions: np.ndarray, fps: float, cfg: ContactConfig,
+                rays: np.ndarray | None = None) -> np.ndarray:
+    """heights (T,J), positions (T,J,3), optional unit viewing rays (T,3) -> contact
+    probability (T,J) in [0,1]."""
     p_h = _logistic_below(heights, cfg.height, cfg.height_soft)
-    p_v = _logistic_below(speeds(positions, fps, cfg.smooth_sigma), cfg.speed, cfg.speed_soft)
-    return p_h * p_v
+    vel = velocities(positions, fps, cfg.smooth_sigma)
+    if cfg.along_speed is None or rays is None:
+        return p_h * _logistic_below(np.linalg.norm(vel, axis=-1), cfg.speed, cfg.speed_soft)
+    along = np.einsum("tjc,tc->tj", vel, rays)
+    across = np.linalg.norm(vel - along[..., None] * rays[:, None, :], axis=-1)
+    return p_h * _logistic_below(across, cfg.speed, cfg.speed_soft) \
+        * _logistic_below(np.abs(along), cfg.along_speed, 2.0 * cfg.speed_soft)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:
@@ -86,8 +101,8 @@ def remove_short(mask: np.ndarray, min_frames: int) -> np.ndarray:
 
 
 def detect(heights: np.ndarray, positions: np.ndarray, fps: float,
-           cfg: ContactConfig = ContactConfig()) -> np.ndarray:
+           cfg: ContactConfig = ContactConfig(), rays: np.ndarray | None = None) -> np.ndarray:
     """Contact values (T,J) in [0,1]; > 0.5 exactly where planted (the hysteresis decision)."""
-    prob = probability(heights, positions, fps, cfg)
+    prob = probability(heights, positions, fps, cfg, rays)
     planted = hysteresis(prob, cfg)
     return np.where(planted, 0.5 + 0.5 * np.maximum(prob, 0.02), 0.5 * prob).clip(0.0, 1.0)

@@ -29,7 +29,7 @@ class DepthConfig:
     stationary_weight: float = 1.0
     floor_weight: float = 0.03
     smooth_weight: float = 0.05
-    prior_weight: float = 1e-4
+    prior_weight: float = 1e-6
     robust_scale: float = 0.03  # m
     robust_iterations: int = 3
     stabilise_sigma: float = 5.0  # frames, first pass before any contact is known

@@ -25,16 +25,18 @@ from . import contacts, depth, legs
 
 MODES = ("off", "auto")
 MIN_FRAMES = 3
+LEVEL_DEAD_ZONE = 0.03  # m: a track level closer to the floor than this is noise, not an offset
 KEYS = ("world_global_orient", "world_body_pose", "world_transl", "betas")
 
 
 @dataclass(frozen=True)
 class FootLockConfig:
-    contacts: contacts.ContactConfig = field(default_factory=contacts.ContactConfig)
+    contacts: contacts.ContactConfig = field(default_factory=lambda: contacts.ContactConfig(along_speed=0.6))
     first_pass: contacts.ContactConfig = field(
-        default_factory=lambda: contacts.ContactConfig(speed=0.5, speed_soft=0.1))
+        default_factory=lambda: contacts.ContactConfig(along_speed=1.0))
     depth: depth.DepthConfig = field(default_factory=depth.DepthConfig)
     iterations: int = 2
+    max_level: float = 0.3  # m: a track whose feet float or sink by up to this is still detected
     blend_frames: int = 4
     flat_feet: bool = True
 
@@ -107,13 +109,30 @@ def floor_heights(heights: np.ndarray, planted: np.ndarray) -> np.ndarray:
     return out
 
 
+def track_level(heights: np.ndarray, valid: np.ndarray, max_level: float) -> float:
+    """The track's own floor level (m): the median of its lowest sole vertex over valid
+    frames; 0 within LEVEL_DEAD_ZONE or beyond +-max_level (then the feet really are off the
+    floor). A depth error along a downward ray lifts or sinks the whole track; the first
+    detection looks past that level and the depth solve's floor term then brings the track
+    down to z = 0."""
+    low = heights.min(axis=1)[valid > 0]
+    level = float(np.median(low)) if len(low) else 0.0
+    return level if LEVEL_DEAD_ZONE <= abs(level) <= max_level else 0.0
+
+
+def _detect(posed: _Posed, offset: np.ndarray, fps: float, cc: contacts.ContactConfig, max_level: float,
+            valid, rays):
+    joints, heights = posed.contact_joints(offset)
+    heights = heights - track_level(heights, valid, max_level)
+    return contacts.detect(heights, joints, fps, cc, rays) * valid[:, None]
+
+
 def _detect_and_depth(posed: _Posed, centre: np.ndarray, fps: float, cfg: FootLockConfig, valid):
     """Contacts (T,4) and the depth offsets (T,3) after cfg.iterations rounds."""
     pelvis = posed.pos[:, 0] + posed.transl
     u, dist = depth.rays(pelvis, centre)
     delta = depth.stabilise(dist, cfg.depth.stabilise_sigma)
-    joints, heights = posed.contact_joints(delta[:, None] * u)
-    contact = contacts.detect(heights, joints, fps, cfg.first_pass) * valid[:, None]
+    contact = _detect(posed, delta[:, None] * u, fps, cfg.first_pass, cfg.max_level, valid, u)
     for _ in range(max(0, cfg.iterations)):
         if not (contact > 0.5).any():
             break
@@ -121,8 +140,7 @@ def _detect_and_depth(posed: _Posed, centre: np.ndarray, fps: float, cfg: FootLo
         planted = contact > 0.5
         delta = depth.solve(raw_joints, floor_heights(raw_heights, planted), planted.astype(float), u, dist,
                             cfg.depth)
-        joints, heights = posed.contact_joints(delta[:, None] * u)
-        contact = contacts.detect(heights, joints, fps, cfg.contacts) * valid[:, None]
+        contact = _detect(posed, delta[:, None] * u, fps, cfg.contacts, 0.0, valid, u)
     return contact, delta[:, None] * u
 
 
