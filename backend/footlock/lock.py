@@ -13,7 +13,7 @@ frame come back unchanged with a warning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -39,6 +39,22 @@ class FootLockConfig:
     max_level: float = 0.3  # m: a track whose feet float or sink by up to this is still detected
     blend_frames: int = 4
     flat_feet: bool = True
+
+
+REFERENCE_FPS = 30.0  # frame counts in the configs are meant at this rate
+
+
+def at_frame_rate(cfg: FootLockConfig, fps: float) -> FootLockConfig:
+    """The config with its frame counts (blends, shortest run, smoothing) scaled from 30 fps to
+    `fps`, so they keep their duration in seconds."""
+    k = fps / REFERENCE_FPS
+
+    def frames(cc: contacts.ContactConfig) -> contacts.ContactConfig:
+        return replace(cc, min_frames=max(2, round(cc.min_frames * k)), smooth_sigma=cc.smooth_sigma * k)
+
+    return replace(cfg, contacts=frames(cfg.contacts), first_pass=frames(cfg.first_pass),
+                   depth=replace(cfg.depth, stabilise_sigma=cfg.depth.stabilise_sigma * k),
+                   blend_frames=max(1, round(cfg.blend_frames * k)))
 
 
 def _warning(code: str, message: str, hint: str) -> dict:
@@ -157,7 +173,7 @@ def apply_foot_lock(track: dict, camera_to_world, smpl_data, fps: float, mode: s
                            "use --foot-lock off or auto")
     if not np.isfinite(fps) or fps <= 0:
         raise BackendError(Code.RESULT_INVALID, f"fps must be positive, got {fps}", "check the result's fps")
-    cfg = config or FootLockConfig()
+    cfg = at_frame_rate(config or FootLockConfig(), fps)
     arr = _checked(track)
     out = {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in track.items()}
     t_count = arr["world_transl"].shape[0]
