@@ -19,39 +19,54 @@ PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18,
 CONTACT_JOINTS = (7, 8, 10, 11)  # left ankle, right ankle, left foot, right foot
 # Each leg: (hip, knee, ankle, foot joint) and the contact columns of its ankle and foot.
 LEGS = {"left": (1, 4, 7, 10, 0, 2), "right": (2, 5, 8, 11, 1, 3)}
-SOLE_POINTS = 12  # lowest rest vertices kept per contact joint
+SOLE_BAND = 0.025  # m: sole vertices lie this close to the lowest rest vertex of their group
+SOLE_MAX = 96  # sole vertices kept per contact joint (the lowest)
 
 
 @dataclass(frozen=True)
 class BodyModel:
     """Shaped rest data of one person. rest_joints (24,3); sole_rest (4,S,3) shaped rest
     positions of the sole vertices of each contact joint; sole_ids (4,S); sole_posedirs
-    (4,S,3,207); sole_weights (4,S,24). SMPL canonical frame (y up), metres."""
+    (4,S,3,207); sole_weights (4,S,K) skin weights on the K joints `sole_joints` (K,) that
+    move them. SMPL canonical frame (y up), metres."""
 
     rest_joints: np.ndarray
     sole_ids: np.ndarray
     sole_rest: np.ndarray
     sole_posedirs: np.ndarray
     sole_weights: np.ndarray
+    sole_joints: np.ndarray
+
+
+def _sole_ids(weights: np.ndarray, shaped: np.ndarray, joints: np.ndarray) -> list[np.ndarray]:
+    """Per contact joint: the foot's vertices (skin weight on ankle + foot > 0.5) that weigh
+    more on this joint than on the other, within SOLE_BAND of their lowest (rest), at most
+    SOLE_MAX of them."""
+    ids = {}
+    for ankle, foot in ((7, 10), (8, 11)):
+        on_foot = np.flatnonzero(weights[:, ankle] + weights[:, foot] > 0.5)
+        for j, other in ((ankle, foot), (foot, ankle)):
+            mine = on_foot[weights[on_foot, j] >= weights[on_foot, other]]
+            if len(mine) < 4:  # degenerate skinning: the nearest vertices instead
+                mine = np.argsort(np.linalg.norm(shaped - joints[j], axis=1))[:16]
+            y = shaped[mine, 1]
+            mine = mine[np.argsort(y)][: SOLE_MAX]
+            ids[j] = mine[shaped[mine, 1] <= shaped[mine, 1].min() + SOLE_BAND]
+    return [ids[j] for j in CONTACT_JOINTS]
 
 
 def body_model(smpl, betas: np.ndarray) -> BodyModel:
-    """`smpl`: anything with v_template, shapedirs, posedirs, J_regressor, weights (SmplData).
-    Sole vertices of a contact joint: among the vertices it dominates in skinning, the
-    SOLE_POINTS lowest in the rest pose."""
+    """`smpl`: anything with v_template, shapedirs, posedirs, J_regressor, weights (SmplData)."""
     betas = np.asarray(betas, dtype=np.float64).reshape(-1)[:NUM_BETAS]
     shaped = smpl.v_template + smpl.shapedirs[:, :, : len(betas)] @ betas  # (V,3)
     joints = smpl.J_regressor @ shaped  # (24,3)
-    owner = np.argmax(smpl.weights, axis=1)
-    ids = []
-    for j in CONTACT_JOINTS:
-        mine = np.nonzero(owner == j)[0]
-        if len(mine) < SOLE_POINTS:  # degenerate skinning: the nearest vertices instead
-            mine = np.argsort(np.linalg.norm(shaped - joints[j], axis=1))[: 4 * SOLE_POINTS]
-        ids.append(mine[np.argsort(shaped[mine, 1])[:SOLE_POINTS]])
-    ids = np.stack(ids)  # (4,S)
+    groups = _sole_ids(smpl.weights, shaped, joints)
+    size = max(len(g) for g in groups)
+    ids = np.stack([np.resize(g, size) for g in groups])  # (4,S), short groups repeat (min is kept)
+    weights = smpl.weights[ids]  # (4,S,24)
+    used = np.flatnonzero(weights.reshape(-1, weights.shape[-1]).any(axis=0))
     return BodyModel(rest_joints=joints, sole_ids=ids, sole_rest=shaped[ids],
-                     sole_posedirs=smpl.posedirs[ids], sole_weights=smpl.weights[ids])
+                     sole_posedirs=smpl.posedirs[ids], sole_weights=weights[..., used], sole_joints=used)
 
 
 def rotations(global_orient: np.ndarray, body_pose: np.ndarray) -> np.ndarray:
@@ -84,8 +99,9 @@ def sole_points(body: BodyModel, local_rot: np.ndarray, pos: np.ndarray, glob: n
     feature = (local_rot[:, 1:] - np.eye(3)).reshape(local_rot.shape[0], -1)  # (T,207)
     rest = body.sole_rest[None] + np.einsum("csdk,tk->tcsd", body.sole_posedirs, feature)  # (T,4,S,3)
     # skinning transform per joint: x -> G x + (pos - G J_rest)
-    offset = pos - np.einsum("tjab,jb->tja", glob, body.rest_joints)  # (T,24,3)
-    rot = np.einsum("csj,tjab->tcsab", body.sole_weights, glob)  # (T,4,S,3,3)
+    k = body.sole_joints
+    offset = pos[:, k] - np.einsum("tjab,jb->tja", glob[:, k], body.rest_joints[k])  # (T,K,3)
+    rot = np.einsum("csj,tjab->tcsab", body.sole_weights, glob[:, k])  # (T,4,S,3,3)
     trans = np.einsum("csj,tja->tcsa", body.sole_weights, offset)
     return np.einsum("tcsab,tcsb->tcsa", rot, rest) + trans
 

@@ -40,7 +40,8 @@ image edges, 1920x1080, f = image diagonal, camera 1.45 m high, pitched 10 deg d
 2.5 deg), "upper_body" (people close to a level camera: no foot in view), "trampoline" (a person
 bouncing: the feet never rest). The network errors (NoiseSpec) are: slow limb errors of a few
 degrees (smooth random rotations, ~0.7 s correlation), small frame-to-frame jitter, a slow root
-orientation error, depth errors of a few percent along the viewing ray (slow + jitter), box
+orientation error, depth errors of a few percent along the viewing ray (a per-person bias, a
+slow drift and jitter), box
 jitter and per-frame shape noise.
 """
 
@@ -75,7 +76,8 @@ class NoiseSpec:
     root_jitter_deg: float = 0.3
     limb_slow_deg: float = 3.0
     limb_jitter_deg: float = 0.5
-    depth_slow: float = 0.03  # std of the slow relative depth error along the viewing ray
+    depth_bias: float = 0.03  # std of the per-person relative depth error along the viewing ray
+    depth_slow: float = 0.02  # std of its slow drift (zero mean over the track)
     depth_jitter: float = 0.004  # frame-to-frame relative depth jitter
     box_jitter: float = 0.01  # box centre and side jitter, fraction of the side
     betas_jitter: float = 0.03
@@ -90,7 +92,7 @@ class SceneCamera:
     principal: np.ndarray
     height_m: float
     pitch_deg: float  # positive: looking down
-    roll_deg: float  # about the optical axis
+    roll_deg: float  # about the optical axis; > 0: the world's up leans towards the image's +x
     camera_to_world: np.ndarray  # (4,4) OpenCV camera frame -> world
 
     @property
@@ -148,7 +150,7 @@ def make_camera(width: int = 1920, height: int = 1080, height_m: float = 1.45, p
                 roll_deg: float = 2.5, focal: float | None = None) -> SceneCamera:
     """A static camera above the world origin looking along +Y, pitched down and rolled."""
     focal = float(math.hypot(width, height)) if focal is None else float(focal)
-    rot = _LEVEL_CAMERA @ _rot("x", -pitch_deg) @ _rot("z", roll_deg)
+    rot = _LEVEL_CAMERA @ _rot("x", -pitch_deg) @ _rot("z", -roll_deg)
     c2w = np.eye(4)
     c2w[:3, :3] = rot
     c2w[:3, 3] = [0.0, 0.0, height_m]
@@ -157,9 +159,10 @@ def make_camera(width: int = 1920, height: int = 1080, height_m: float = 1.45, p
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple, frames_sigma: float) -> np.ndarray:
-    """Unit-std noise (T,...) smooth along axis 0 (Gaussian-filtered white noise)."""
+    """Zero-mean, unit-std noise (T,...) smooth along axis 0 (Gaussian-filtered white noise)."""
     white = rng.normal(size=(shape[0] + 8 * int(frames_sigma + 1), *shape[1:]))
     smooth = gaussian_filter1d(white, frames_sigma, axis=0, mode="wrap")[:shape[0]]
+    smooth = smooth - smooth.mean(axis=0)
     return smooth / max(float(smooth.std()), 1e-9)
 
 
@@ -211,14 +214,22 @@ def _foot_vertex_ids(smpl) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(w[:, 7] + w[:, 10] > 0.5), np.flatnonzero(w[:, 8] + w[:, 11] > 0.5)
 
 
+def _outline_ids(smpl) -> np.ndarray:
+    """The foot vertices followed by every 5th vertex: enough for soles and person boxes."""
+    left, right = _foot_vertex_ids(smpl)
+    return np.concatenate([left, right, np.arange(0, len(smpl.v_template), 5)])
+
+
 def _place(smpl, betas, orient_w, pose, start_xy, stance=None, lift=None):
     """Root translation (T,3) so the stance foot (stance (T,) 0 left / 1 right; None: standing
-    still) keeps its ankle in place and the lowest vertex touches z = 0 (plus `lift` (T,) metres
-    when given). Returns transl, verts (T,V,3), joints (T,24,3)."""
+    still) keeps its ankle in place and the lowest foot vertex touches z = 0 (plus `lift` (T,)
+    metres when given). Returns transl, verts (T,V',3) of _outline_ids, joints (T,24,3)."""
     t = len(orient_w)
-    verts0, joints0 = smpl_forward(smpl, betas, orient_w, pose, np.zeros((t, 3)))
+    verts0, joints0 = smpl_forward(smpl, betas, orient_w, pose, np.zeros((t, 3)),
+                                   vertex_ids=_outline_ids(smpl))
     left, right = _foot_vertex_ids(smpl)
-    sole0 = np.stack([verts0[:, left, 2].min(1), verts0[:, right, 2].min(1)], axis=1)  # (T,2)
+    nl, nr = len(left), len(right)
+    sole0 = np.stack([verts0[:, :nl, 2].min(1), verts0[:, nl:nl + nr, 2].min(1)], axis=1)  # (T,2)
     transl = np.zeros((t, 3))
     transl[:, 2] = -sole0.min(1) + (0.0 if lift is None else lift)
     transl[:, :2] = start_xy
@@ -255,8 +266,8 @@ def _person(smpl, track_id, kind, frames, fps, rng, start_xy, direction=(0.0, 1.
     orient = _rot("z", heading) @ _SMPL_TO_WORLD @ Rotation.from_euler("z", sway[:, None]).as_matrix()
     orient_w = matrix_to_rotvec(orient)
     transl, verts, joints = _place(smpl, betas, orient_w, pose, start_xy, stance, lift)
-    left, right = _foot_vertex_ids(smpl)
-    sole_h = np.stack([verts[:, left, 2].min(1), verts[:, right, 2].min(1)], axis=1)
+    nl, nr = (len(ids) for ids in _foot_vertex_ids(smpl))
+    sole_h = np.stack([verts[:, :nl, 2].min(1), verts[:, nl:nl + nr, 2].min(1)], axis=1)
     return PersonTruth(track_id, kind, np.asarray(frames, dtype=np.int64), betas, orient_w, pose, transl,
                        joints, sole_h, _contacts(joints, sole_h, fps)), verts
 
@@ -303,7 +314,8 @@ def _network(smpl, person: PersonTruth, verts_w: np.ndarray, cam: SceneCamera, n
     body = rotvec_to_matrix(person.world_body_pose) @ _noisy_rot(
         rng, t, 23, noise.limb_slow_deg, noise.limb_jitter_deg, sigma)
     betas_pf = person.betas + noise.betas_jitter * rng.normal(size=(t, 10))
-    depth = 1.0 + noise.depth_slow * _smooth_noise(rng, (t,), sigma) + noise.depth_jitter * rng.normal(size=t)
+    depth = 1.0 + noise.depth_bias * rng.normal() + noise.depth_slow * _smooth_noise(rng, (t,), sigma) \
+        + noise.depth_jitter * rng.normal(size=t)
     j0_net = pelvis_rest(smpl, betas_pf.mean(0))
     transl_net = pelvis_cam * depth[:, None] - j0_net  # the pelvis slides along its viewing ray
     b = BOX_SCALE * side
