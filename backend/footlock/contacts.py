@@ -65,7 +65,7 @@ def probability(heights: np.ndarray, positions: np.ndarray, fps: float, cfg: Con
         * _logistic_below(np.abs(along), cfg.along_speed, 2.0 * cfg.speed_soft)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int, bool]]:
     """(start, end exclusive, value) runs of a 1-D bool array."""
     if len(mask) == 0:
         return []
@@ -94,7 +94,7 @@ def remove_short(mask: np.ndarray, min_frames: int) -> np.ndarray:
     """Fill gaps, then drop contacts, shorter than min_frames (runs touching the ends stay)."""
     out = mask.copy()
     for value in (False, True):
-        for s, e, v in _runs(out):
+        for s, e, v in runs(out):
             if v == value and e - s < min_frames and s > 0 and e < len(out):
                 out[s:e] = not value
     return out

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from .body import LEGS, PARENTS, BodyModel
-from .contacts import _runs
+from .contacts import runs
 from .leg_ik import two_bone
 
 # Canonical SMPL (x left, y up, z forward) -> world (z up) for a body facing -Y: +90 deg about x.
@@ -26,9 +26,9 @@ def schedule(mask: np.ndarray, blend: int) -> tuple[np.ndarray, np.ndarray]:
     t_count = len(mask)
     index = np.full(t_count, -1)
     weight = np.zeros(t_count)
-    runs = [(s, e) for s, e, v in _runs(mask) if v]
+    planted = [(s, e) for s, e, v in runs(mask) if v]
     frames = np.arange(t_count)
-    for i, (s, e) in enumerate(runs):
+    for i, (s, e) in enumerate(planted):
         gap = np.maximum(s - frames, frames - (e - 1)).clip(min=0)  # frames outside the run
         x = np.clip(1.0 - gap / (blend + 1.0), 0.0, 1.0)
         w = x * x * (3.0 - 2.0 * x)
@@ -41,7 +41,7 @@ def _pins(points: np.ndarray, heights: np.ndarray, mask: np.ndarray, floor_heigh
     """Mean position per run of `mask`: points (T,3), heights (T,) of the sole below. Pin z =
     floor_height (a flat foot's joint height) or the run's median joint height above its sole."""
     pins = []
-    for s, e, v in _runs(mask):
+    for s, e, v in runs(mask):
         if not v:
             continue
         p = points[s:e].mean(axis=0)
