@@ -32,6 +32,9 @@ class TCMR_ProcessSettings(bpy.types.PropertyGroup):
     ground: BoolProperty(name="Find the Floor", default=True,
                          description="Put the motion in a world: the floor at z = 0 under planted feet "
                                      "and the camera where it stood (static camera)")
+    foot_lock: BoolProperty(name="Lock Planted Feet", default=True,
+                            description="With Find the Floor: detect foot contacts and keep planted "
+                                        "feet in place (no sliding); off keeps the feet as they came")
     use_cache: BoolProperty(name="Reuse Earlier Results", default=True,
                             description="Re-import at once when this clip was processed with the same "
                                         "settings")

@@ -4,8 +4,8 @@
     grounded_arrays(arrays, world_track)                              (the track file with world keys)
 
 `run --ground auto` and the `ground` command both go through `ground_tracks`. Foot contact and
-foot locking (issue "Foot contact and foot locking") plug in at one call site, `apply_foot_lock`,
-which until then leaves the motion as it is and `contact` at zeros.
+foot locking (backend.footlock, docs/footlock.md) run at one call site when foot_lock is "auto";
+with "off" the motion stays as grounded and `contact` stays zeros.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class View:
 
 @dataclass(frozen=True)
 class GroundOptions:
-    foot_lock: str = "auto"  # off | auto (issue 13 fills it; until then contact stays zeros)
+    foot_lock: str = "auto"  # off | auto: foot contacts + foot lock (backend.footlock); off: contact zeros
     floor: FloorConfig = field(default_factory=FloorConfig)
 
 
@@ -56,20 +56,6 @@ class Grounded:
     tracks: list[dict]
     warnings: list[tuple[str, str, str]]
     fit: FloorFit
-
-
-def apply_foot_lock(tracks: list[dict], world: dict, smpl_data: SmplData,
-                    fps: float) -> tuple[list[dict], list[tuple[str, str, str]]]:
-    """The one call site of foot contact + foot lock (issue 13), run when foot_lock is "auto".
-
-    tracks: per-track dicts of plain numpy arrays (world_global_orient (T,3), world_body_pose
-    (T,23,3), world_transl (T,3), betas (10,), frame_index (T,), contact (T,4),
-    camera_global_orient (T,3), track_id); world: the result.json "world" block with
-    camera_to_world (4,4 list), focal_length_px, principal_point_px, image_size [W, H],
-    ground_found. Returns (the tracks to write: world_* arrays possibly modified, contact filled
-    in [0,1]; warnings as (code, message, hint)). Not wired yet: the tracks unchanged, no warnings.
-    """
-    return tracks, []
 
 
 def camera_tracks(view: View, tracks: list[dict], smpl: SmplData):
@@ -96,7 +82,8 @@ def _world_block(view: View, fit: FloorFit, c2w: np.ndarray, options: GroundOpti
         "image_size": [int(view.width), int(view.height)],
         "root_orientation": ROOT_RULE,
         "foot_lock": options.foot_lock,
-        "contact": "zeros: foot contact is not computed by this version",
+        "contact": ("per foot joint (7, 8, 10, 11) in [0,1] from height and speed; docs/footlock.md"
+                    if options.foot_lock == "auto" else "zeros: --foot-lock off"),
         "grounded_by": f"tcmr-mocap-backend {__version__}",
     }
     fit_info = {"candidates": int(fit.candidates), "inliers": int(fit.inliers),
@@ -134,7 +121,9 @@ def ground_tracks(view: View, tracks: list[dict], smpl: SmplData, fps: float,
         wt["camera_global_orient"] = root
         out.append(wt)
     if options.foot_lock == "auto":
-        out, lock_warnings = apply_foot_lock(out, world, smpl, fps)
+        from backend.footlock.result_step import lock_world_tracks
+
+        out, lock_warnings = lock_world_tracks(out, world, smpl, fps, mode="auto")
         warnings += lock_warnings
     return Grounded(world, out, warnings, fit)
 
