@@ -172,7 +172,7 @@ def build_character(context, model: SmplModel, track: Track, collection, name: s
     timing = timing or rig_math.Timing(scene_fps=0.0)
     frames = timing.scene_frames(track.frame_index)  # (T,)
     anim_shim.write_action(arm_obj, f"{arm_obj.name} motion", _pose_curves(track, joints[0], frames))
-    contact_curves.add_contact_curves(arm_obj, getattr(track, "contact", None), frames)
+    contact_curves.add_contact_curves(arm_obj, track.contact, frames)
     if options.pose_correctives:
         anim_shim.write_action(mesh_obj.data.shape_keys, f"{arm_obj.name} correctives",
                                _corrective_curves(track, frames))

@@ -83,6 +83,7 @@ class Track:
     betas (10,) | transl (T,3) | joints_rest (24,3) or None
     world_global_orient (T,3) | world_body_pose (T,23,3) | world_transl (T,3): only in a grounded
     result (ResultInfo.world), else None (smplx: world vertices = SMPL(world_*) + world_transl)
+    contact (T,4) in [0,1] for SMPL joints 7, 8, 10, 11 (ankles, feet): optional, else None
     """
 
     id: int
@@ -95,6 +96,7 @@ class Track:
     world_global_orient: np.ndarray | None = None
     world_body_pose: np.ndarray | None = None
     world_transl: np.ndarray | None = None
+    contact: np.ndarray | None = None
 
 
 def _world(meta: dict, name: str) -> WorldInfo | None:
@@ -224,6 +226,8 @@ def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
                 arrays["world_body_pose"] = _array(npz, "world_body_pose", (t, NUM_BODY_JOINTS, 3),
                                                    entry.file)
                 arrays["world_transl"] = _array(npz, "world_transl", (t, 3), entry.file)
+            if "contact" in npz.files:
+                arrays["contact"] = _array(npz, "contact", (t, 4), entry.file)
     except AddonError:
         raise
     except (OSError, ValueError, EOFError) as exc:
@@ -238,7 +242,7 @@ def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
                  betas=arrays["betas"].astype(np.float64),
                  transl=arrays["transl"].astype(np.float64), joints_rest=joints_rest,
                  **{k: arrays[k].astype(np.float64) for k in
-                    ("world_global_orient", "world_body_pose", "world_transl") if k in arrays})
+                    ("world_global_orient", "world_body_pose", "world_transl", "contact") if k in arrays})
 
 
 def load_all_tracks(info: ResultInfo) -> list[Track]:

@@ -52,6 +52,12 @@ def test_meshes_are_smpl_of_the_world_motion(bpy_addon, grounded_dir, model_data
             want, _ = smpl_forward(smpl_ref, a["betas"], a["world_global_orient"][row],
                                    a["world_body_pose"][row], a["world_transl"][row])
             assert np.abs(got - want).max() < 1e-4, (tid, row, np.abs(got - want).max())
+        # the grounded result's foot contacts arrive as animated custom properties (Graph Editor)
+        arm = bpy.data.objects[f"TCMR track {tid}"]
+        for j, name in enumerate(("left_ankle", "right_ankle", "left_foot", "right_foot")):
+            for row in (0, 17):
+                bpy.context.scene.frame_set(int(a["frame_index"][row]) + 1)
+                assert abs(arm[f"contact_{name}"] - a["contact"][row, j]) < 1e-3, (tid, name, row)
 
 
 def test_camera_and_floor(bpy_addon, grounded_dir, model_data_dir):

@@ -3,26 +3,19 @@ keyed into the character's own motion action, visible as F-curves (Graph Editor)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from addon.core.result_io import Track
 
 
-@dataclass(frozen=True)
-class TrackWithContact(Track):
-    contact: np.ndarray | None = None
-
-
 def _track(track_id, rng, frames, with_contact=True):
     t = len(frames)
     contact = rng.uniform(0.0, 1.0, size=(t, 4)) if with_contact else None
-    return TrackWithContact(id=track_id, frame_index=np.asarray(frames, dtype=np.int64),
-                            global_orient=rng.normal(0, 0.2, (t, 3)),
-                            body_pose=rng.normal(0, 0.2, (t, 23, 3)), betas=rng.normal(0, 0.5, 10),
-                            transl=rng.normal(0, 0.5, (t, 3)) + np.array([0.0, 0.0, 4.0]),
-                            joints_rest=None, contact=contact)
+    return Track(id=track_id, frame_index=np.asarray(frames, dtype=np.int64),
+                 global_orient=rng.normal(0, 0.2, (t, 3)),
+                 body_pose=rng.normal(0, 0.2, (t, 23, 3)), betas=rng.normal(0, 0.5, 10),
+                 transl=rng.normal(0, 0.5, (t, 3)) + np.array([0.0, 0.0, 4.0]),
+                 joints_rest=None, contact=contact)
 
 
 def test_every_foot_of_every_character_gets_a_contact_curve(bpy_module, model_data_dir):
