@@ -56,7 +56,7 @@ class RunConfig:
     smooth: str = "none"
     save_features: bool = False
     main_person: str = "none"  # none: every person; longest | largest: only that one
-    min_track_length: int = 25  # frames; shorter detected tracks are dropped (official demo: 25)
+    min_track_length: int = 25  # detected frames; tracks seen in fewer are dropped (official demo: 25)
     batch_size: int = 32  # crops per backbone batch
     regress_batch_size: int = 64  # windows per TCMR batch
     image_fps: float = DEFAULT_IMAGE_FPS  # frame rate recorded for an image folder
@@ -219,18 +219,19 @@ def _pass1(source: FrameSource, config: RunConfig, reporter: Reporter, detector,
 
 def _filter_tracks(tracks: list[Track], config: RunConfig, reporter: Reporter, select_main,
                    decoded: int) -> list[Track]:
-    """Drop tracks shorter than --min-track-length (capped at the decoded frames, so a person seen
-    throughout a shorter clip is kept), then keep the main person if asked."""
+    """Drop tracks detected in fewer than --min-track-length frames (gap-filled frames do not count;
+    capped at the decoded frames, so a person seen throughout a shorter clip is kept), then keep the
+    main person if asked."""
     min_length = min(config.min_track_length, decoded)
-    kept = [t for t in tracks if len(t) >= min_length]
+    kept = [t for t in tracks if t.observed >= min_length]
     dropped = len(tracks) - len(kept)
     if dropped:
         reporter.warning("SHORT_TRACKS_DROPPED",
-                         f"{dropped} track(s) shorter than {min_length} frames were dropped",
+                         f"{dropped} track(s) detected in fewer than {min_length} frames were dropped",
                          "Lower --min-track-length to keep them.")
     kept = _select_main(kept, config.main_person, select_main)
     if not kept:
-        extra = f" ({dropped} shorter than {min_length} frames were dropped)" if dropped else ""
+        extra = f" ({dropped} detected in fewer than {min_length} frames were dropped)" if dropped else ""
         raise BackendError(Code.NO_PERSON, f"no person was found in {config.input}{extra}",
                            "Give the person's box with --bbox X,Y,W,H (pixels, top-left and size)"
                            + (", or lower --min-track-length" if dropped else "") + ".")

@@ -43,6 +43,11 @@ class Track:
     def __len__(self) -> int:
         return len(self.frames)
 
+    @property
+    def observed(self) -> int:
+        """Frames the detector actually saw this person in (not gap-filled)."""
+        return int(np.count_nonzero(~np.asarray(self.interpolated, dtype=bool)))
+
 
 def square_box(x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
     """Corner box -> square [cx, cy, s, s] with s = max(width, height), same centre."""
@@ -63,8 +68,10 @@ class TrackerConfig:
     iou_threshold: float = 0.3  # a detection joins a track only above this IoU (official: 0.3)
     max_age: int = 30  # detector calls a track may go unmatched before it ends (official: 1)
     min_hits: int = 3  # matched detections a track needs to be real (official: 3)
-    # Frames; shorter tracks are dropped (official demo: 25). Capped at the number of frames the
-    # tracker saw, so a person present throughout a clip shorter than this is still kept.
+    # Detected (observed) frames; tracks seen in fewer are dropped (official demo: 25). Gap-filled
+    # frames do not count, so three detections 14 frames apart never make a 29-frame person.
+    # Capped at the number of frames the tracker saw, so a person present throughout a clip
+    # shorter than this is still kept.
     min_track_length: int = 25
 
 
@@ -183,15 +190,13 @@ class Tracker:
         tracklet.boxes.append(tracklet.kalman.box())
 
     def finish(self) -> list[Track]:
-        """Real tracks (>= min_hits detections, >= min_track_length frames), gaps interpolated."""
+        """Real tracks (>= min_hits and >= min_track_length detected frames), gaps filled."""
         tracks = []
         min_length = min(self.config.min_track_length, self.last_frame - self.first_frame + 1)
         for tracklet in sorted(self.ended + self.active, key=lambda t: t.frames[0]):
-            if tracklet.hits < self.config.min_hits:
+            if tracklet.hits < max(self.config.min_hits, min_length):
                 continue
             frames, boxes, interpolated = _fill_gaps(np.array(tracklet.frames), np.array(tracklet.boxes))
-            if len(frames) < min_length:
-                continue
             squares = np.array([square_box(*b) for b in boxes])
             tracks.append(Track(len(tracks) + 1, frames, squares, interpolated))
         self.active, self.ended = [], []

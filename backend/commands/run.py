@@ -46,7 +46,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--main-person", default="none", choices=("none", "longest", "largest"),
                         help="keep only one person (default none: every person)")
     parser.add_argument("--min-track-length", type=int, default=25,
-                        help="drop detected tracks shorter than this many frames (default 25, as the demo)")
+                        help="drop tracks the detector saw in fewer than this many frames; gap-filled frames "
+                             "do not count (default 25, as the demo)")
     parser.add_argument("--batch-size", type=int, default=32, help="crops per backbone batch (default 32)")
     parser.add_argument("--regress-batch-size", type=int, default=64,
                         help="windows per TCMR batch (default 64)")

@@ -116,3 +116,27 @@ def test_real_detector_and_tracker_find_nobody_in_an_empty_scene(model_data_dir,
         run(config, Reporter(jsonl=True, out=io.StringIO()))
     assert info.value.code == Code.NO_PERSON
     assert not (tmp_path / "o").exists()
+
+
+class SparseTracker(FakeTracker):
+    """Person A is detected in every frame; person B only in frames 2, 8 and 14, gap-filled between."""
+
+    def finish(self):
+        a = super().finish()[0]
+        frames = np.arange(2, 15)
+        boxes = np.tile(square_box(*BOX_B[:4]), (len(frames), 1))
+        b = Track(2, frames, boxes, ~np.isin(frames, [2, 8, 14]))
+        return [a, b]
+
+
+def test_the_length_filter_counts_detected_frames(clip, model_data_dir, tmp_path):
+    fake_detector.index = -1
+    stream = io.StringIO()
+    config = RunConfig(input=str(clip), out=str(tmp_path / "o"), data_dir=str(model_data_dir), device="cpu",
+                       batch_size=8, min_track_length=10)
+    _, fields = run(config, Reporter(jsonl=True, out=stream), detector=fake_detector,
+                    tracker_factory=SparseTracker)
+    assert fields["tracks"] == 1  # B spans 13 frames but was detected in only 3
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert any(e.get("code") == "SHORT_TRACKS_DROPPED" and "detected in fewer" in e["message"]
+               for e in events)
