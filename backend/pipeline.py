@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from backend import __version__
+from backend.box_smoothing import BoxSmoothingConfig, raw_box_arrays, smooth_tracks
 from backend.camera import crop_cam_to_transl, default_focal
 from backend.crops import crop_batch
 from backend.errors import BackendError, Code
@@ -60,6 +61,7 @@ class RunConfig:
     batch_size: int = 32  # crops per backbone batch
     regress_batch_size: int = 64  # windows per TCMR batch
     image_fps: float = DEFAULT_IMAGE_FPS  # frame rate recorded for an image folder
+    box_smoothing: bool = True  # zero-lag crop-box smoothing (backend.box_smoothing); False: official
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -359,6 +361,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
                              "Nothing to do unless frames are missing at the end.")
         if config.bbox is None:
             tracks = _filter_tracks(tracks, config, reporter, select_main, decoded)
+            tracks = smooth_tracks(tracks, info.fps, BoxSmoothingConfig(enabled=config.box_smoothing))
         batches = _Batches(config.batch_size, config.regress_batch_size, reporter)
 
         t0 = time.perf_counter()
@@ -396,7 +399,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
             betas = out["betas"].astype(np.float64).mean(axis=0)
             arrays = track_arrays(track.frames, pose, out["betas"], transl, out["pred_cam"], track.boxes,
                                   joints3d, rest_joints(models.smpl_data, betas),
-                                  feats if config.save_features else None)
+                                  feats if config.save_features else None) | raw_box_arrays(track)
             name = writer.write_track(track.id, arrays)
             entries.append({"id": int(track.id), "file": name, "num_frames": len(track),
                             "first_frame": int(track.frames[0]), "last_frame": int(track.frames[-1]),

@@ -33,12 +33,14 @@ from backend.detection import iou_matrix
 class Track:
     """One person. frames (n,) int64 strictly increasing source frame indices;
     boxes (n,4) float64 [cx, cy, w, h] square boxes, pixels; interpolated (n,) bool marks
-    frames filled by gap interpolation rather than seen by the detector."""
+    frames filled by gap interpolation rather than seen by the detector; raw_boxes (n,4) or None:
+    the tracker's boxes before backend.box_smoothing replaced `boxes`."""
 
     id: int
     frames: np.ndarray
     boxes: np.ndarray
     interpolated: np.ndarray
+    raw_boxes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frames)

@@ -51,6 +51,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="crops per backbone batch (default 32)")
     parser.add_argument("--regress-batch-size", type=int, default=64,
                         help="windows per TCMR batch (default 64)")
+    parser.add_argument("--no-box-smoothing", dest="box_smoothing", action="store_false",
+                        help="crop the tracker's boxes as they are, as the official demo (default: "
+                             "zero-lag smoothing of box centre and size over each track)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of an image folder (default 30)")
 
 
@@ -62,7 +65,8 @@ def config_from_args(args):
         bbox=_bbox(args.bbox) if args.bbox else None, detector=args.detector, start=args.start, end=args.end,
         focal=args.focal, smooth=args.smooth, save_features=args.save_features, main_person=args.main_person,
         min_track_length=args.min_track_length, batch_size=args.batch_size,
-        regress_batch_size=args.regress_batch_size, image_fps=args.fps)
+        regress_batch_size=args.regress_batch_size, image_fps=args.fps,
+        box_smoothing=getattr(args, "box_smoothing", True))
 
 
 def execute(args, reporter):

@@ -140,3 +140,31 @@ def test_the_length_filter_counts_detected_frames(clip, model_data_dir, tmp_path
     events = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert any(e.get("code") == "SHORT_TRACKS_DROPPED" and "detected in fewer" in e["message"]
                for e in events)
+
+
+class JitterTracker(FakeTracker):
+    """Person A only, its box side alternating 100 / 110 px: detector jitter."""
+
+    def finish(self):
+        a = super().finish()[0]
+        boxes = a.boxes.copy()
+        boxes[1::2, 2:] *= 1.1
+        return [Track(1, a.frames, boxes, np.zeros(len(boxes), bool))]
+
+
+@pytest.mark.parametrize("smoothing", [True, False])
+def test_crop_boxes_are_smoothed_and_the_raw_boxes_kept(clip, model_data_dir, tmp_path, smoothing):
+    fake_detector.index = -1
+    config = RunConfig(input=str(clip), out=str(tmp_path / "o"), data_dir=str(model_data_dir), device="cpu",
+                       batch_size=8, box_smoothing=smoothing)
+    path, _ = run(config, Reporter(jsonl=True, out=io.StringIO()), detector=fake_detector,
+                  tracker_factory=JitterTracker)
+    with np.load(path / "track_1.npz", allow_pickle=False) as b:
+        raw, crop, detected = b["bbox_raw_xywh"], b["bbox_xywh"], b["detected"]
+    assert detected.all()
+    np.testing.assert_allclose(raw[:, 2], [100.0, 110.0] * 8, rtol=1e-6)  # the tracker's boxes
+    change = np.abs(np.diff(crop[:, 2]) / crop[:-1, 2])
+    if smoothing:
+        assert change.max() < 0.02
+    else:
+        np.testing.assert_array_equal(crop, raw)
