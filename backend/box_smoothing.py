@@ -36,7 +36,7 @@ RAW_BOX_KEYS = ("bbox_raw_xywh", "detected")  # optional track-file keys written
 @dataclass(frozen=True)
 class BoxSmoothingConfig:
     enabled: bool = True  # False (`run --no-box-smoothing`): the tracker's boxes as they are (official)
-    sigma_s: float = 0.1  # seconds: Gaussian width of the local fit
+    sigma_s: float = 0.15  # seconds: Gaussian width of the local fit
     median_s: float = 0.5  # seconds: window of the running median the outlier guard compares with
     outlier_side: float = 0.2  # relative side change from the running median that marks an outlier
     outlier_centre: float = 0.3  # centre distance from the running median, in box sides

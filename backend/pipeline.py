@@ -31,7 +31,7 @@ from backend.events import Reporter
 from backend.result import FORMAT_VERSION, ResultWriter, track_arrays
 from backend.smoothing import METHODS as SMOOTH_METHODS
 from backend.smoothing import SmoothingConfig, smooth_rotations, smooth_translation
-from backend.tracking import Track, fixed_track
+from backend.tracking import Track, feed, fixed_track
 from backend.video import DEFAULT_IMAGE_FPS, FrameSource
 
 MAIN_PERSON_MODES = ("none", "longest", "largest")
@@ -204,7 +204,7 @@ def _pass1(source: FrameSource, config: RunConfig, reporter: Reporter, detector,
     count = 0
     for index, frame in source.frames(config.start, config.end):
         if tracker is not None:
-            tracker.update(index, np.asarray(detector(frame), dtype=np.float32).reshape(-1, 5))
+            feed(tracker, index, np.asarray(detector(frame), dtype=np.float32).reshape(-1, 5), frame)
         count += 1
         reporter.progress(stage, count, max(expected, count))
     reporter.progress(stage, count, count)
