@@ -28,11 +28,13 @@ from backend.camera import crop_cam_to_transl, default_focal
 from backend.crops import crop_batch
 from backend.errors import BackendError, Code
 from backend.events import Reporter
+from backend.frame_rate import window_span_s, window_stride
 from backend.result import FORMAT_VERSION, ResultWriter, track_arrays
 from backend.smoothing import METHODS as SMOOTH_METHODS
 from backend.smoothing import SmoothingConfig, smooth_rotations, smooth_translation
 from backend.tracking import Track, feed, fixed_track
 from backend.video import DEFAULT_IMAGE_FPS, FrameSource
+from backend.windowing import SEQLEN
 
 MAIN_PERSON_MODES = ("none", "longest", "largest")
 REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d")  # the per-frame outputs a result keeps
@@ -62,6 +64,8 @@ class RunConfig:
     regress_batch_size: int = 64  # windows per TCMR batch
     image_fps: float = DEFAULT_IMAGE_FPS  # frame rate recorded for an image folder
     box_smoothing: bool = True  # zero-lag crop-box smoothing (backend.box_smoothing); False: official
+    native_windows: bool = False  # True: 16 consecutive frames at any frame rate (backend.frame_rate)
+    min_person_height: float = 0.3  # HOG: smallest person to find, fraction of the frame height
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -88,6 +92,9 @@ class RunConfig:
                           "Use e.g. 16.")
         if not self.image_fps > 0:
             raise bad(f"--fps must be > 0, got {self.image_fps}", "E.g. --fps 30.")
+        if not 0.05 <= self.min_person_height <= 1.0:
+            raise bad(f"--min-person-height must be between 0.05 and 1, got {self.min_person_height}",
+                      "E.g. 0.3 (a third of the frame height); smaller finds smaller people, slower.")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -158,14 +165,16 @@ def _backbone(models, crops: np.ndarray, batches: _Batches) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable[[int, int], None]) -> dict:
+def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable[[int, int], None],
+             stride: int = 1) -> dict:
     """One track's features (F,2048) -> regress_track's outputs (F, ...), retried with smaller
     window batches on out-of-memory. Time and memory are linear in F (backend.models.temporal)."""
     from backend.models.inference import regress_track
 
     while True:
         try:
-            out = regress_track(models, features, batch_size=batches.regress, progress=progress)
+            out = regress_track(models, features, batch_size=batches.regress, progress=progress,
+                                stride=stride)
             return {key: out[key] for key in REGRESS_KEYS if key in out}
         except (RuntimeError, MemoryError) as exc:
             if not (_is_oom(exc) or isinstance(exc, MemoryError)):
@@ -340,7 +349,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         if config.main_person != "none":
             select_main = _tracking_api("select_main")
         if detector is None:
-            detector_config = _tracking_api("DetectorConfig")(onnx_path=config.detector)
+            detector_config = _tracking_api("DetectorConfig")(onnx_path=config.detector,
+                                                              min_person_height=config.min_person_height)
             detector = _tracking_api("make_detector")(detector_config)
         if tracker_factory is None:
             tracker_class, tracker_config = _tracking_api("Tracker"), _tracking_api("TrackerConfig")
@@ -371,13 +381,14 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
 
         t0 = time.perf_counter()
         total = sum(len(t) for t in tracks)
+        stride = window_stride(info.fps, config.native_windows)
         reporter.stage("regress", f"Regressing SMPL for {len(tracks)} person(s)")
         outputs = []
         offset = 0
         for n, track in enumerate(tracks):
             def progress(done, _total, base=offset):
                 reporter.progress("regress", base + done, total)
-            outputs.append(_regress(models, features[n], batches, progress))
+            outputs.append(_regress(models, features[n], batches, progress, stride))
             if not config.save_features:
                 features[n] = None  # (F,2048) no longer needed: free it before the next track
             offset += len(track)
@@ -426,6 +437,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
                             "bbox_xywh": "top-left x, y and size of the square person box before the x1.2 "
                                          "crop margin, pixels"},
             "tracks": entries,
+            "temporal_window": {"frames": SEQLEN, "stride": stride,
+                                "span_s": window_span_s(info.fps, stride)},
         }
         out_dir = writer.commit(meta)
         timings["write"] = time.perf_counter() - t0

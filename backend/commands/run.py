@@ -54,6 +54,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-box-smoothing", dest="box_smoothing", action="store_false",
                         help="crop the tracker's boxes as they are, as the official demo (default: "
                              "zero-lag smoothing of box centre and size over each track)")
+    parser.add_argument("--native-windows", action="store_true",
+                        help="feed the network 16 consecutive frames at any frame rate (default: at 50-60 "
+                             "fps and above, window frames ~1/30 s apart so a window spans ~0.5 s)")
+    parser.add_argument("--min-person-height", type=float, default=0.3,
+                        help="built-in detector: smallest person to find, as a fraction of the frame "
+                             "height (default 0.3; smaller finds smaller people, slower)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of an image folder (default 30)")
 
 
@@ -66,7 +72,9 @@ def config_from_args(args):
         focal=args.focal, smooth=args.smooth, save_features=args.save_features, main_person=args.main_person,
         min_track_length=args.min_track_length, batch_size=args.batch_size,
         regress_batch_size=args.regress_batch_size, image_fps=args.fps,
-        box_smoothing=getattr(args, "box_smoothing", True))
+        box_smoothing=getattr(args, "box_smoothing", True),
+        native_windows=getattr(args, "native_windows", False),
+        min_person_height=getattr(args, "min_person_height", 0.3))
 
 
 def execute(args, reporter):

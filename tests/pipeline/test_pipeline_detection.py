@@ -168,3 +168,28 @@ def test_crop_boxes_are_smoothed_and_the_raw_boxes_kept(clip, model_data_dir, tm
         assert change.max() < 0.02
     else:
         np.testing.assert_array_equal(crop, raw)
+
+
+def test_a_60_fps_clip_gets_one_row_per_frame_and_half_second_windows(model_data_dir, tmp_path, monkeypatch):
+    import backend.models.inference as inference
+
+    clip60 = write_mp4(tmp_path / "sixty.mp4", 40, fps=60.0)
+    seen = []
+    real = inference._regress_windows
+
+    def spy(models, feats, idx, with_verts):
+        seen.append(idx.cpu().numpy())
+        return real(models, feats, idx, with_verts)
+
+    monkeypatch.setattr(inference, "_regress_windows", spy)
+    path, _, _ = _run(clip60, tmp_path / "o", model_data_dir, min_track_length=5)
+    meta = json.loads((path / "result.json").read_text())
+    assert meta["video"]["fps"] == pytest.approx(60.0)
+    with np.load(path / "track_1.npz", allow_pickle=False) as b:
+        assert b["frame_index"].tolist() == list(range(40)) and b["body_pose"].shape == (40, 23, 3)
+    windows = seen[0]  # person A's 40 windows, one batch; rows are track positions = frames here
+    assert windows.shape == (40, 16)
+    assert meta["temporal_window"] == {"frames": 16, "stride": 2, "span_s": pytest.approx(0.25 * 2)}
+    assert windows[20].tolist() == list(range(4, 36, 2))  # every second frame, 20 at the centre
+    assert windows[21].tolist() == list(range(5, 37, 2))  # the in-between frame: its own window
+    assert windows[10].tolist() == [10] * 16  # too near the start for a 0.5 s window: static
