@@ -84,3 +84,41 @@ def test_without_frames_the_tracker_is_the_geometric_one():
     stream = Scene([Person((40, 40, 200), lambda i: (100 + 4.0 * i, 160.0), seed=1)])
     tracks = track_scene(stream, 40, TrackerConfig(use_image=False))
     assert len(tracks) == 1 and len(tracks[0]) == 40
+
+
+def test_a_crowded_scene_keeps_only_real_people_each_as_one_identity():
+    """Six people walking both ways at two depths, crossing; the detector misses 15 % of their
+    frames at random and fires flickering false positives (a few frames each, far apart)."""
+    rng = np.random.default_rng(5)
+    people = []
+    for k in range(6):
+        x0, v = (40.0, 3.0 + k) if k % 2 == 0 else (440.0, -3.0 - k)
+        depth = 1.0 + (k % 3)
+        y, height = 150.0 + 15 * depth, 190.0 - 30 * depth
+
+        def path(i, x0=x0, v=v, y=y):
+            return x0 + v * i, y
+
+        missed = {int(f) for f in np.nonzero(rng.random(90) < 0.15)[0]}
+        colour = tuple(int(c) for c in rng.integers(30, 230, 3))
+        people.append(Person(colour, path, height=height, depth=depth, missed=missed, seed=10 + k))
+    scene = Scene(people, seed=5)
+    tracker = Tracker(TrackerConfig(max_age=20))
+    ghosts = {3: (60, 40), 15: (62, 41), 29: (61, 40), 50: (300, 30), 64: (301, 31)}  # frame -> spot
+    for i in range(90):
+        dets = scene.detections(i)
+        if i in ghosts:
+            x, y = ghosts[i]
+            dets = np.vstack([dets, np.array([[x, y, x + 30, y + 70, 0.6]], np.float32)])
+        tracker.update(i, dets, frame=scene.frame(i))
+    tracks = tracker.finish()
+    assert tracks and all(t.observed >= 25 for t in tracks)
+    for t in tracks:  # no ghost, and no track mixes two people
+        ids = identities(scene, t)
+        assert len(ids) == 1, (t.id, ids)
+    found = {identities(scene, t).pop() for t in tracks}
+
+    def detected_frames(p):
+        return sum(0 < (p.box(i)[0] + p.box(i)[2]) / 2 < 480 and i not in p.missed for i in range(90))
+
+    assert found == {k for k, p in enumerate(people) if detected_frames(p) >= 25}
