@@ -65,7 +65,8 @@ class Scene:
         """(N, 5) [x1, y1, x2, y2, score] float32 of frame i."""
         rows = []
         for p in self.people:
-            if i in p.frames and i not in p.missed:
+            centre_x = (p.box(i)[0] + p.box(i)[2]) / 2
+            if i in p.frames and i not in p.missed and 0 < centre_x < WIDTH:
                 rows.append([*(p.box(i) + self.rng.normal(0, noise, 4)), 0.9])
         return np.array(rows, dtype=np.float32).reshape(-1, 5)
 
