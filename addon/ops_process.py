@@ -279,7 +279,8 @@ class TCMR_OT_process_video(bpy.types.Operator):
             device=self.device if self.device != "PREFS" else preferences.device(prefs),
             start=start, end=end,
             people=self.people if self.people != "PANEL" else ui.people,
-            smoothing=self.smoothing if self.smoothing != "PANEL" else ui.smoothing)
+            smoothing=self.smoothing if self.smoothing != "PANEL" else ui.smoothing,
+            detector=preferences.detector_model(prefs))
 
         key = cache.cache_key(cache.input_hash(video), settings.key_fields(),
                               cache.model_fingerprint(data_dir))

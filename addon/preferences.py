@@ -50,6 +50,9 @@ class TCMR_AddonPreferences(bpy.types.AddonPreferences):
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
     results_dir: StringProperty(name="Results Cache", subtype="DIR_PATH",
                                 description="Where finished results are kept for re-import; empty = default")
+    detector_model: StringProperty(name="Person Detector", subtype="FILE_PATH",
+                                   description="A YOLOv5/YOLOv8 ONNX export (COCO, class 0 = person); "
+                                               "empty = the built-in HOG detector")
 
     def draw(self, context):
         layout = self.layout
@@ -59,6 +62,10 @@ class TCMR_AddonPreferences(bpy.types.AddonPreferences):
         box.label(text="Processing", icon="PREFERENCES")
         box.prop(self, "device")
         box.prop(self, "results_dir")
+        box.prop(self, "detector_model")
+        if not self.detector_model:
+            box.label(text="Built-in HOG detector: unusual poses may be missed (see docs/detection.md)",
+                      icon="INFO")
 
 
 def get_prefs(context=None):
@@ -90,6 +97,10 @@ def results_dir(prefs) -> str:
     if prefs and prefs.results_dir:
         return bpy.path.abspath(prefs.results_dir)
     return str(backend_cmd.short_data_root() / "results")
+
+
+def detector_model(prefs) -> str:
+    return bpy.path.abspath(prefs.detector_model) if prefs and prefs.detector_model else ""
 
 
 def device(prefs) -> str:

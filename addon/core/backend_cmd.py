@@ -30,11 +30,13 @@ class RunSettings:
     people: str = "all"  # "all" tracks, or only the main person: "longest" or "largest" seen
     smoothing: str = "oneeuro"
     bbox: tuple[int, int, int, int] | None = None  # one fixed person box (x, y, w, h) px: no detection
+    detector: str = ""  # a YOLO ONNX person detector file; "" = the backend's built-in HOG detector
 
     def key_fields(self) -> dict:
         """The settings that change the result (no paths: the video enters by content hash)."""
-        return {"start": self.start, "end": self.end, "people": self.people, "smoothing": self.smoothing,
-                "bbox": list(self.bbox) if self.bbox else None}
+        fields = {"start": self.start, "end": self.end, "people": self.people, "smoothing": self.smoothing,
+                  "bbox": list(self.bbox) if self.bbox else None}
+        return fields | ({"detector": str(self.detector)} if self.detector else {})
 
 
 def parse_bbox(text: str) -> tuple[int, int, int, int] | None:
@@ -89,6 +91,8 @@ def run_argv(python: str, s: RunSettings) -> list[str]:
     argv += ["--smooth", s.smoothing]
     if s.bbox is not None:
         argv += ["--bbox", ",".join(str(int(v)) for v in s.bbox)]
+    if s.detector:
+        argv += ["--detector", str(s.detector)]
     return argv
 
 
