@@ -76,7 +76,7 @@ def test_other_errors_are_not_retried(monkeypatch):
 def test_regress_retries_with_smaller_batches(monkeypatch):
     sizes = []
 
-    def fake_regress(models, features, batch_size, progress=None):
+    def fake_regress(models, features, batch_size, progress=None, stride=1):
         sizes.append(batch_size)
         if batch_size > 5:
             raise torch.OutOfMemoryError("out of memory")
