@@ -51,6 +51,9 @@ class TCMR_AddonPreferences(bpy.types.AddonPreferences):
     device: EnumProperty(name="Device", items=DEVICE_ITEMS, default="auto")
     results_dir: StringProperty(name="Results Cache", subtype="DIR_PATH",
                                 description="Where finished results are kept for re-import; empty = default")
+    detector_model: StringProperty(name="Person Detector", subtype="FILE_PATH",
+                                   description="A YOLOv5/YOLOv8 ONNX export (COCO, class 0 = person); "
+                                               "empty = the built-in HOG detector")
 
     def draw(self, context):
         layout = self.layout
@@ -60,6 +63,10 @@ class TCMR_AddonPreferences(bpy.types.AddonPreferences):
         box.label(text="Processing", icon="PREFERENCES")
         box.prop(self, "device")
         box.prop(self, "results_dir")
+        box.prop(self, "detector_model")
+        if not self.detector_model:
+            box.label(text="Built-in HOG detector: unusual poses may be missed (see docs/detection.md)",
+                      icon="INFO")
 
 
 # -- drawing -----------------------------------------------------------------------------------

@@ -58,3 +58,8 @@ def results_dir(prefs) -> str:
 
 def device(prefs) -> str:
     return prefs.device if prefs else "auto"
+
+
+def detector(prefs) -> str | None:
+    """The user's YOLO ONNX person detector file, or None for the backend's built-in HOG."""
+    return _abspath(prefs.detector_model) if prefs and prefs.detector_model else None

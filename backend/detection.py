@@ -5,11 +5,18 @@ Interface the pipeline relies on:
     dets = detector(frame_bgr)   # frame (H,W,3) uint8 BGR -> (N,5) float32 [x1,y1,x2,y2,score], pixels
 
 * Embedded default (offline, nothing to download): OpenCV's HOG + linear-SVM people detector
-  (Dalal-Triggs, shipped inside OpenCV) on a frame downscaled so its longer side is
-  `max_side` pixels. HOG's 64x128 window holds a person of about 48x96 px in its centre, so raw
-  HOG boxes are shrunk to hug the person roughly as a learned detector's would (the crop adds
-  its own x1.2 margin later). People smaller than about 128/max_side of the frame height are not
-  found; raise `max_side` for small or distant people (slower).
+  (Dalal-Triggs, shipped inside OpenCV). Its 64x128 window holds a person of about 48x102 px
+  (HOG_MIN_PERSON_PX tall) in its centre, so raw HOG boxes are shrunk to hug the person roughly
+  as a learned detector's would (the crop adds its own x1.2 margin later). HOG's image pyramid
+  only shrinks, and a window never extends past the image, so it finds people from
+  HOG_MIN_PERSON_PX (in the detector's input) up to ~80 % of the input's height. The input is
+  therefore scaled by what the detector needs (`hog_scale_for`): a person of `min_person_height`
+  x the frame height becomes HOG_MIN_PERSON_PX tall (the longer side capped at `max_side` for
+  speed), whatever the aspect ratio. `pad` (off by default) adds a replicated border so people
+  taller than ~80 % of the frame can be found too; on real footage it finds more frames of a
+  close person but with loose, oversized boxes, so it is left to the user. `min_person_height=None`
+  restores this project's earlier rule, the longer side scaled to `max_side` (with 400 on
+  landscape video it found people only between ~45 % and ~80 % of the frame height).
 * `onnx_path`: a user-supplied ONNX person detector run through cv2.dnn. Expected layout: a
   YOLOv5/v8-style export on a square letterboxed RGB input in [0, 1] whose output is either
   (1, N, 5 + C) [cx, cy, w, h, objectness, C class scores] (YOLOv5) or (1, 4 + C, N)
@@ -32,6 +39,8 @@ Detections = np.ndarray  # (N,5) float32 [x1, y1, x2, y2, score]
 # How a HOG window relates to the person inside it (fractions of the window, centred).
 HOG_PERSON_WIDTH = 0.5
 HOG_PERSON_HEIGHT = 0.8
+HOG_WINDOW_HEIGHT = 128  # pixels, OpenCV's default people detector
+HOG_MIN_PERSON_PX = HOG_WINDOW_HEIGHT * HOG_PERSON_HEIGHT  # smallest person one window holds, input px
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,12 @@ class DetectorConfig:
     onnx_path: str | None = None  # None: embedded HOG detector
     score_threshold: float = 0.5  # HOG: SVM margin; ONNX: objectness x class confidence
     nms_iou: float = 0.45  # boxes overlapping more than this with a better one are dropped
-    max_side: int = 400  # HOG runs on the frame scaled so its longer side is this many pixels
+    # HOG: the smallest person to find, as a fraction of the frame height (sets the input's
+    # scale); None: one pass scaled so the longer side is `max_side` (the earlier detector).
+    min_person_height: float | None = 0.3
+    max_side: int = 960  # HOG: longest side of the input, pixels (bounds the cost)
+    max_upscale: float = 2.0  # HOG: small frames are enlarged at most this much
+    pad: float = 0.0  # HOG: replicated border on every side, fraction of the side (people > 80 % tall)
     hog_scale: float = 1.05  # HOG image pyramid step
     onnx_input_size: int = 640  # square network input of the ONNX model
 
@@ -54,7 +68,7 @@ def check_frame_size(width: int, height: int, config: DetectorConfig) -> None:
         scale = config.onnx_input_size / max(width, height)
         need, what = (1, 1), f"{config.onnx_input_size} px letterbox"
     else:
-        scale = min(1.0, config.max_side / max(width, height))
+        scale = hog_scale_for(height, width, config)
         need, what = HOG_WINDOW, f"HOG window of {HOG_WINDOW[0]}x{HOG_WINDOW[1]} px"
     small = (round(width * scale), round(height * scale))
     if small[0] < need[0] or small[1] < need[1]:
@@ -103,26 +117,44 @@ def calibrate_hog_boxes(rects_xywh: np.ndarray, weights: np.ndarray, scale: floa
     return boxes.astype(np.float32)
 
 
+def hog_scale_for(height: int, width: int, config: DetectorConfig) -> float:
+    """Scale of the HOG input for an HxW frame. A person h frame pixels tall is h*scale pixels tall
+    in the input and is found when HOG_MIN_PERSON_PX <= h*scale <= ~0.8 x the input height."""
+    longest = max(height, width)
+    if config.min_person_height is None:
+        return min(1.0, config.max_side / longest)
+    return min(HOG_MIN_PERSON_PX / (config.min_person_height * height), config.max_side / longest,
+               config.max_upscale)
+
+
 class HogDetector:
-    """OpenCV's default HOG people detector on a downscaled frame, plus NMS."""
+    """OpenCV's default HOG people detector on the frame scaled by hog_scale_for, plus NMS."""
 
     def __init__(self, config: DetectorConfig) -> None:
         self.config = config
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
 
-    def __call__(self, frame_bgr: np.ndarray) -> Detections:
-        check_frame_size(frame_bgr.shape[1], frame_bgr.shape[0], self.config)
-        scale = min(1.0, self.config.max_side / max(frame_bgr.shape[:2]))
-        small = frame_bgr if scale == 1.0 else cv2.resize(frame_bgr, None, fx=scale, fy=scale,
-                                                          interpolation=cv2.INTER_AREA)
-        rects, weights = self.hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8),
+    def _pass(self, frame_bgr: np.ndarray, scale: float, pad: float) -> Detections:
+        interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+        image = frame_bgr if scale == 1.0 else cv2.resize(frame_bgr, None, fx=scale, fy=scale,
+                                                          interpolation=interpolation)
+        pad_y, pad_x = round(pad * image.shape[0]), round(pad * image.shape[1])
+        if pad_x or pad_y:  # replicated edges: no artificial border line for HOG to respond to
+            image = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REPLICATE)
+        rects, weights = self.hog.detectMultiScale(image, winStride=(8, 8), padding=(8, 8),
                                                    scale=self.config.hog_scale)
         if len(rects) == 0:
             return empty_detections()
-        dets = calibrate_hog_boxes(rects, weights, scale)
+        rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4) - [pad_x, pad_y, 0, 0]
+        return calibrate_hog_boxes(rects, weights, scale)
+
+    def __call__(self, frame_bgr: np.ndarray) -> Detections:
+        height, width = frame_bgr.shape[:2]
+        check_frame_size(width, height, self.config)
+        dets = self._pass(frame_bgr, hog_scale_for(height, width, self.config), self.config.pad)
         dets = dets[dets[:, 4] >= self.config.score_threshold]
-        return nms(dets, self.config.nms_iou)
+        return nms(dets, self.config.nms_iou) if len(dets) else empty_detections()
 
 
 def letterbox_params(height: int, width: int, size: int) -> tuple[float, float, float]:

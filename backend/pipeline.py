@@ -26,16 +26,19 @@ from pathlib import Path
 import numpy as np
 
 from backend import datafiles, run_options
+from backend.box_smoothing import BoxSmoothingConfig, raw_box_arrays, smooth_tracks
 from backend.camera import crop_cam_to_transl, default_focal
 from backend.crops import crop_batch
 from backend.detection import DetectorConfig, check_frame_size, make_detector
 from backend.errors import BackendError, Code
 from backend.events import Reporter
+from backend.frame_rate import window_span_s, window_stride
 from backend.result import ResultWriter, result_meta, track_arrays, track_entry
 from backend.smoothing import METHODS as SMOOTH_METHODS
 from backend.smoothing import SmoothingConfig, smooth_rotations, smooth_translation
-from backend.tracking import Track, Tracker, TrackerConfig, fixed_track, select_main
+from backend.tracking import Track, Tracker, TrackerConfig, feed, fixed_track, select_main
 from backend.video import FrameSource, SourceInfo
+from backend.windowing import SEQLEN
 
 MAIN_PERSON_MODES = run_options.OPTIONS["main_person"].choices  # ("none", "longest", "largest")
 REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d")  # the per-frame outputs a result keeps
@@ -68,6 +71,9 @@ class RunConfig:
     foot_lock: str = run_options.default("foot_lock")  # with ground auto: foot contact + locking (off | auto)
     checkpoint: str | None = run_options.default("checkpoint")  # TCMR checkpoint; None: the folder's
     model: str = run_options.default("model")  # temporal model: tcmr | vibe (docs/models.md)
+    box_smoothing: bool = run_options.default("box_smoothing")  # zero-lag crop-box smoothing; False: official
+    native_windows: bool = run_options.default("native_windows")  # True: 16 consecutive frames at any fps
+    min_person_height: float = run_options.default("min_person_height")  # HOG: smallest person, frame height
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -104,6 +110,9 @@ class RunConfig:
             if getattr(self, name) not in choices:
                 raise bad(f"unknown --{name.replace('_', '-')} '{getattr(self, name)}'",
                           f"Use one of {', '.join(choices)}.")
+        if not 0.05 <= self.min_person_height <= 1.0:
+            raise bad(f"--min-person-height must be between 0.05 and 1, got {self.min_person_height}",
+                      "E.g. 0.3 (a third of the frame height); smaller finds smaller people, slower.")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -164,7 +173,7 @@ def _pass1(source: FrameSource, config: RunConfig, reporter: Reporter, detector,
     count = 0
     for index, frame in source.frames(config.start, config.end):
         if tracker is not None:
-            tracker.update(index, np.asarray(detector(frame), dtype=np.float32).reshape(-1, 5))
+            feed(tracker, index, np.asarray(detector(frame), dtype=np.float32).reshape(-1, 5), frame)
         count += 1
         reporter.progress(stage, count, max(expected, count))
     reporter.progress(stage, count, count)
@@ -180,19 +189,20 @@ def _pass1(source: FrameSource, config: RunConfig, reporter: Reporter, detector,
 
 
 def _filter_tracks(tracks: list[Track], config: RunConfig, reporter: Reporter, decoded: int) -> list[Track]:
-    """Drop tracks shorter than --min-track-length (capped at the decoded frames, so a person seen
-    throughout a shorter clip is kept), then keep the main person if asked."""
+    """Drop tracks detected in fewer than --min-track-length frames (gap-filled frames do not count;
+    capped at the decoded frames, so a person seen throughout a shorter clip is kept), then keep the
+    main person if asked."""
     min_length = min(config.min_track_length, decoded)
-    kept = [t for t in tracks if len(t) >= min_length]
+    kept = [t for t in tracks if t.observed >= min_length]
     dropped = len(tracks) - len(kept)
     if dropped:
         reporter.warning("SHORT_TRACKS_DROPPED",
-                         f"{dropped} track(s) shorter than {min_length} frames were dropped",
+                         f"{dropped} track(s) detected in fewer than {min_length} frames were dropped",
                          "Lower --min-track-length to keep them.")
     if config.main_person != "none":
         kept = select_main(kept, config.main_person)
     if not kept:
-        extra = f" ({dropped} shorter than {min_length} frames were dropped)" if dropped else ""
+        extra = f" ({dropped} detected in fewer than {min_length} frames were dropped)" if dropped else ""
         raise BackendError(Code.NO_PERSON, f"no person was found in {config.input}{extra}",
                            "Give the person's box with --bbox X,Y,W,H (pixels, top-left and size)"
                            + (", or lower --min-track-length" if dropped else "") + ".")
@@ -260,8 +270,9 @@ def _pass2(source: FrameSource, stage: _FeatureStage) -> list[np.ndarray]:
 
 
 def _regress_all(models, tracks: list[Track], features: list, batching, config: RunConfig,
-                 reporter: Reporter) -> list[dict]:
-    """Per track: features (F,2048) -> regress_track's outputs (F, ...). Linear in F."""
+                 reporter: Reporter, stride: int = 1) -> list[dict]:
+    """Per track: features (F,2048) -> regress_track's outputs (F, ...). Linear in F. stride: frames
+    between a window's frames (backend.frame_rate: 2 at 60 fps so a window spans ~0.5 s)."""
     from backend.models.inference import regress_track
 
     total = sum(len(t) for t in tracks)
@@ -271,7 +282,7 @@ def _regress_all(models, tracks: list[Track], features: list, batching, config: 
     for n, track in enumerate(tracks):
         def progress(done, _total, base=offset):
             reporter.progress("regress", base + done, total)
-        out = regress_track(models, features[n], progress=progress, batching=batching)
+        out = regress_track(models, features[n], progress=progress, batching=batching, stride=stride)
         outputs.append({key: out[key] for key in REGRESS_KEYS})
         if not config.save_features:
             features[n] = None  # (F,2048) no longer needed: free it before the next track
@@ -313,7 +324,7 @@ def _write_tracks(writer: ResultWriter, models, tracks: list[Track], features: l
         betas = out["betas"].astype(np.float64).mean(axis=0)
         arrays = track_arrays(track.frames, pose, out["betas"], transl, out["pred_cam"], track.boxes,
                               joints3d, rest_joints(models.smpl_data, betas),
-                              feats if config.save_features else None)
+                              feats if config.save_features else None) | raw_box_arrays(track)
         name = writer.write_track(track.id, arrays)
         entries.append(track_entry(track.id, name, track.frames, track.interpolated))
         reporter.progress("write", n, len(tracks))
@@ -348,7 +359,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         t0 = time.perf_counter()
         models = _load_models(config, reporter)
         if config.bbox is None:
-            detector = detector or make_detector(DetectorConfig(onnx_path=config.detector))
+            detector = detector or make_detector(DetectorConfig(onnx_path=config.detector,
+                                                                min_person_height=config.min_person_height))
             tracker_factory = tracker_factory or _default_tracker
         timings["load"] = time.perf_counter() - t0
 
@@ -358,6 +370,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         reached_end = _warn_frame_count(reporter, info, decoded, config)
         if config.bbox is None:
             tracks = _filter_tracks(tracks, config, reporter, decoded)
+            tracks = smooth_tracks(tracks, info.fps, BoxSmoothingConfig(enabled=config.box_smoothing))
         batching = Batching(config.batch_size, config.regress_batch_size, _oom_warning(reporter))
 
         t0 = time.perf_counter()
@@ -367,7 +380,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         timings["backbone_in_features"] = stage.backbone_s
 
         t0 = time.perf_counter()
-        outputs = _regress_all(models, tracks, features, batching, config, reporter)
+        stride = window_stride(info.fps, config.native_windows)
+        outputs = _regress_all(models, tracks, features, batching, config, reporter, stride)
         timings["regress"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -378,6 +392,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
                            end_frame if reached_end else max(info.reported_frames, end_frame), reached_end,
                            focal, config.focal is not None, models.synthetic, entries,
                            producer_extra={"model": models.model_name, "checkpoint": models.checkpoint.name})
+        meta["temporal_window"] = {"frames": SEQLEN, "stride": stride,
+                                   "span_s": window_span_s(info.fps, stride)}
         if config.ground == "auto":  # the world keys (docs/world.md), on the staged tracks
             from backend.grounding.result_step import ground_staged, options_for
 

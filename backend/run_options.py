@@ -28,8 +28,9 @@ class RunOption:
 
     @property
     def dest(self) -> str:
-        """The argparse attribute name (`--fps` -> fps)."""
-        return self.flag.lstrip("-").replace("-", "_")
+        """The argparse attribute name (`--fps` -> fps; a bool switch stores into its own name, so
+        `--no-box-smoothing` sets box_smoothing False)."""
+        return self.name if self.type == "bool" else self.flag.lstrip("-").replace("-", "_")
 
 
 def load(path: Path = TABLE) -> dict[str, RunOption]:
@@ -57,7 +58,9 @@ def add_arguments(parser) -> None:
         if not opt.flag.startswith("-"):
             parser.add_argument(opt.flag, help=opt.help)
         elif opt.type == "bool":
-            parser.add_argument(opt.flag, action="store_true", default=bool(opt.default), help=opt.help)
+            action = "store_false" if opt.default else "store_true"  # a switch away from the default
+            parser.add_argument(opt.flag, dest=opt.dest, action=action, default=bool(opt.default),
+                                help=opt.help)
         else:
             parser.add_argument(opt.flag, type=_TYPES[opt.type], default=opt.default, choices=opt.choices,
                                 required=opt.required, help=opt.help)

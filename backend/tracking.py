@@ -4,12 +4,17 @@ SORT (Bewley et al. 2016), as the official multi-person tracker uses it: a const
 Kalman filter per person on [cx, cy, area, aspect], Hungarian assignment of detections to the
 filters' predictions on IoU, new tracks from unmatched detections. Unlike the official
 `max_age=1`, a track survives `max_age` detector calls without a match, so short misses
-(a serve with the arms up, a passer-by) keep one id; the missed frames are filled afterwards by
-linear interpolation between the boxes on both sides (`Track.interpolated`).
+(a serve with the arms up, a passer-by) keep one id (`Track.interpolated` marks the missed
+frames). A person lost for a while is also found again near where it was last seen, and that
+re-find is guarded so two people who cross do not swap: the box size must be consistent
+(`max_size_ratio`), the distance plausible for the time lost, and, when frames are given, the
+colour histogram similar (backend.flow_bridge.appearance). With frames, missed frames are
+bridged by optical flow of the box content (backend.flow_bridge.FlowBridge), bent to meet the
+re-found box; without (or where flow fails), by straight lines between the boxes on both sides.
 
     tracker = Tracker(TrackerConfig())
     for frame_index, frame in frames:
-        tracker.update(frame_index, detector(frame))
+        tracker.update(frame_index, detector(frame), frame=frame)   # frame optional
     tracks = tracker.finish()          # list[Track], ids 1..K by first appearance
 
 Only boxes are kept (a few floats per frame and person), never frames.
@@ -27,21 +32,29 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from backend.detection import iou_matrix
+from backend.flow_bridge import FlowBridge, appearance, appearance_distance
 
 
 @dataclass(frozen=True)
 class Track:
     """One person. frames (n,) int64 strictly increasing source frame indices;
     boxes (n,4) float64 [cx, cy, w, h] square boxes, pixels; interpolated (n,) bool marks
-    frames filled by gap interpolation rather than seen by the detector."""
+    frames filled by gap interpolation rather than seen by the detector; raw_boxes (n,4) or None:
+    the tracker's boxes before backend.box_smoothing replaced `boxes`."""
 
     id: int
     frames: np.ndarray
     boxes: np.ndarray
     interpolated: np.ndarray
+    raw_boxes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    @property
+    def observed(self) -> int:
+        """Frames the detector actually saw this person in (not gap-filled)."""
+        return int(np.count_nonzero(~np.asarray(self.interpolated, dtype=bool)))
 
 
 def square_box(x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
@@ -63,9 +76,22 @@ class TrackerConfig:
     iou_threshold: float = 0.3  # a detection joins a track only above this IoU (official: 0.3)
     max_age: int = 30  # detector calls a track may go unmatched before it ends (official: 1)
     min_hits: int = 3  # matched detections a track needs to be real (official: 3)
-    # Frames; shorter tracks are dropped (official demo: 25). Capped at the number of frames the
-    # tracker saw, so a person present throughout a clip shorter than this is still kept.
+    # Detected (observed) frames; tracks seen in fewer are dropped (official demo: 25). Gap-filled
+    # frames do not count, so three detections 14 frames apart never make a 29-frame person.
+    # Capped at the number of frames the tracker saw, so a person present throughout a clip
+    # shorter than this is still kept.
     min_track_length: int = 25
+    # Identity guard: a detection whose square side differs from the track's recent side (median
+    # of its last 5 detections) by more than this factor is another person or a bad box.
+    max_size_ratio: float = 1.5
+    # A re-find near the last-seen box (after a miss): the centre may have moved at most
+    # refind_reach + refind_growth x (frames missed) box sides, and the colour histograms may
+    # differ by at most max_appearance_distance (Bhattacharyya, frames given only).
+    refind_reach: float = 0.5
+    refind_growth: float = 0.05
+    max_appearance_distance: float = 0.65
+    appearance_weight: float = 0.3  # how much appearance difference counts against a match
+    use_image: bool = True  # with frames: appearance guard and optical-flow bridging
 
 
 class _KalmanBox:
@@ -125,6 +151,11 @@ class _Tracklet:
     boxes: list[np.ndarray] = field(default_factory=list)  # filtered corner boxes when matched
     hits: int = 0
     misses: int = 0
+    anchor: np.ndarray | None = None  # last seen box, carried by optical flow while missed
+    sides: list[float] = field(default_factory=list)  # square sides of the last 5 detections, pixels
+    hist: np.ndarray | None = None  # running colour histogram of the person
+    flow: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> flow-carried corner box
+    flow_ok: bool = True  # the flow chain since the last match is unbroken
 
 
 class Tracker:
@@ -136,74 +167,146 @@ class Tracker:
         self.ended: list[_Tracklet] = []
         self.first_frame = -1
         self.last_frame = -1
+        self.bridge = FlowBridge()
 
-    def update(self, frame_index: int, dets: np.ndarray) -> None:
-        """dets (N,5) [x1,y1,x2,y2,score] of frame `frame_index` (increasing between calls)."""
+    @property
+    def uses_frames(self) -> bool:
+        return self.config.use_image
+
+    def update(self, frame_index: int, dets: np.ndarray, frame: np.ndarray | None = None) -> None:
+        """dets (N,5) [x1,y1,x2,y2,score] of frame `frame_index` (increasing between calls);
+        frame (H,W,3) uint8 BGR, optional: enables the appearance guard and flow bridging."""
         if frame_index <= self.last_frame:
             raise ValueError("frames must be given in increasing order")
         self.last_frame = frame_index
         dets = np.asarray(dets, dtype=np.float64).reshape(-1, 5)
         if self.first_frame < 0:
             self.first_frame = frame_index
-        predicted = np.array([t.kalman.predict() for t in self.active]).reshape(-1, 4)
-        last_seen = np.array([t.boxes[-1] for t in self.active]).reshape(-1, 4)
-        # A person the detector lost for a while is found again near where it was last seen,
-        # even when the constant-velocity prediction has drifted away during the miss; compared
-        # as square boxes (what gets cropped), which tolerates the pose changing the box shape.
-        iou = np.maximum(iou_matrix(dets, predicted), iou_matrix(_squared(dets), _squared(last_seen)))
+        frame = frame if self.config.use_image else None
+        if frame is not None:
+            self.bridge.next_frame(frame_index, frame)
+        hists = [appearance(frame, d) for d in dets] if frame is not None else [None] * len(dets)
+        score, allowed = self._match_scores(dets, hists)
         matched_det, matched_trk = set(), set()
-        if iou.size:
-            rows, cols = linear_sum_assignment(-iou)
+        if score.size:
+            rows, cols = linear_sum_assignment(-score)
             for r, c in zip(rows, cols):
-                if iou[r, c] >= self.config.iou_threshold:
+                if allowed[r, c]:
                     matched_det.add(r)
                     matched_trk.add(c)
-                    self._observe(self.active[c], frame_index, dets[r, :4])
+                    self._observe(self.active[c], frame_index, dets[r, :4], hists[r], dets, frame)
         survivors = []
         for k, tracklet in enumerate(self.active):
             if k not in matched_trk:
                 tracklet.misses += 1
+                self._carry(tracklet, frame_index, frame)
             (survivors if tracklet.misses <= self.config.max_age else self.ended).append(tracklet)
         for r in range(len(dets)):
             if r not in matched_det:
                 tracklet = _Tracklet(_KalmanBox(dets[r, :4]))
-                self._observe(tracklet, frame_index, dets[r, :4])
+                self._observe(tracklet, frame_index, dets[r, :4], hists[r], dets, frame)
                 survivors.append(tracklet)
         self.active = survivors
 
-    @staticmethod
-    def _observe(tracklet: _Tracklet, frame_index: int, box: np.ndarray) -> None:
+    def _match_scores(self, dets: np.ndarray, hists: list) -> tuple[np.ndarray, np.ndarray]:
+        """(N,K) assignment scores and allowed pairs of detections x active tracklets."""
+        cfg = self.config
+        predicted = np.array([t.kalman.predict() for t in self.active]).reshape(-1, 4)
+        if not len(dets) or not self.active:
+            return np.zeros((len(dets), len(self.active))), np.zeros((len(dets), len(self.active)), bool)
+        anchors = np.array([t.anchor for t in self.active]).reshape(-1, 4)
+        misses = np.array([t.misses for t in self.active], dtype=np.float64)
+        sides = np.array([np.median(t.sides) for t in self.active])
+        det_sides = np.maximum(dets[:, 2] - dets[:, 0], dets[:, 3] - dets[:, 1])
+        ratio = det_sides[:, None] / np.maximum(sides[None, :], 1e-9)
+        size_ok = (ratio <= cfg.max_size_ratio) & (ratio >= 1.0 / cfg.max_size_ratio)
+        # A person the detector lost for a while is found again near where it was last seen
+        # (carried by the flow while lost), even when the constant-velocity prediction has
+        # drifted away; compared as square boxes (what gets cropped), which tolerates the pose
+        # changing the box shape, and only where the move is plausible for the time lost.
+        centre_d = np.linalg.norm(((dets[:, None, :2] + dets[:, None, 2:4])
+                                   - (anchors[None, :, :2] + anchors[None, :, 2:4])) / 2, axis=2)
+        reach = (cfg.refind_reach + cfg.refind_growth * misses)[None, :] * sides[None, :]
+        app = np.array([[appearance_distance(h, t.hist) for t in self.active] for h in hists])
+        app_ok = app <= cfg.max_appearance_distance
+        refind = iou_matrix(_squared(dets), _squared(anchors)) * ((centre_d <= reach) & app_ok)
+        iou = np.maximum(iou_matrix(dets, predicted), refind)
+        allowed = (iou >= cfg.iou_threshold) & size_ok
+        return np.where(allowed, iou - cfg.appearance_weight * app, -1.0), allowed
+
+    def _observe(self, tracklet: _Tracklet, frame_index: int, box: np.ndarray, hist, dets: np.ndarray,
+                 frame: np.ndarray | None) -> None:
         # The reported box is the filtered estimate after the update, as the official tracker
         # reports the Kalman state: it steadies the crops against detector jitter.
+        if tracklet.misses and tracklet.flow_ok and tracklet.flow and frame is not None:
+            carried = self.bridge.propagate(tracklet.anchor)  # where the flow put it on re-find
+            if carried is not None:
+                tracklet.flow[frame_index] = carried
         if tracklet.hits:
             tracklet.kalman.update(box)
         tracklet.hits += 1
         tracklet.misses = 0
         tracklet.frames.append(frame_index)
         tracklet.boxes.append(tracklet.kalman.box())
+        tracklet.anchor = tracklet.boxes[-1]
+        tracklet.sides = [*tracklet.sides[-4:], float(max(box[2] - box[0], box[3] - box[1]))]
+        tracklet.flow_ok = True
+        alone = np.count_nonzero(iou_matrix(box[None], dets[:, :4])[0] > 0.1) <= 1  # itself only
+        if hist is not None and alone:  # learn the look only from boxes clear of other people
+            tracklet.hist = hist if tracklet.hist is None else (0.9 * tracklet.hist + 0.1 * hist)
+
+    def _carry(self, tracklet: _Tracklet, frame_index: int, frame: np.ndarray | None) -> None:
+        """A missed frame: move the anchor with the image, or note that the flow chain broke."""
+        if frame is None or not tracklet.flow_ok:
+            tracklet.flow_ok = False
+            return
+        carried = self.bridge.propagate(tracklet.anchor)
+        if carried is None:
+            tracklet.flow_ok = False
+            return
+        tracklet.anchor = carried
+        tracklet.flow[frame_index] = carried
 
     def finish(self) -> list[Track]:
-        """Real tracks (>= min_hits detections, >= min_track_length frames), gaps interpolated."""
+        """Real tracks (>= min_hits and >= min_track_length detected frames), gaps filled."""
         tracks = []
         min_length = min(self.config.min_track_length, self.last_frame - self.first_frame + 1)
         for tracklet in sorted(self.ended + self.active, key=lambda t: t.frames[0]):
-            if tracklet.hits < self.config.min_hits:
+            if tracklet.hits < max(self.config.min_hits, min_length):
                 continue
-            frames, boxes, interpolated = _fill_gaps(np.array(tracklet.frames), np.array(tracklet.boxes))
-            if len(frames) < min_length:
-                continue
+            frames, boxes, interpolated = _fill_gaps(np.array(tracklet.frames), np.array(tracklet.boxes),
+                                                     tracklet.flow)
             squares = np.array([square_box(*b) for b in boxes])
             tracks.append(Track(len(tracks) + 1, frames, squares, interpolated))
         self.active, self.ended = [], []
         return tracks
 
 
-def _fill_gaps(frames: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Observed frames (n,) and corner boxes (n,4) -> every frame from first to last, linearly
-    interpolated where the detector missed (or was not run)."""
+def _fill_gaps(frames: np.ndarray, boxes: np.ndarray, flow: dict[int, np.ndarray] | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observed frames (n,) and corner boxes (n,4) -> every frame from first to last. A gap whose
+    every frame (and the re-find frame) has a flow-carried box follows the flow, bent linearly so
+    it meets the re-found box; other gaps are straight lines between the boxes on both sides."""
     full = np.arange(frames[0], frames[-1] + 1, dtype=np.int64)
     filled = np.stack([np.interp(full, frames, boxes[:, k]) for k in range(4)], axis=1)
+    flow = flow or {}
+    for k in np.nonzero(np.diff(frames) > 1)[0]:
+        a, b = int(frames[k]), int(frames[k + 1])
+        gap = range(a + 1, b + 1)
+        if not all(f in flow for f in gap):
+            continue
+        error = boxes[k + 1] - flow[b]  # where the flow ended vs where the person was found
+        for f in range(a + 1, b):
+            filled[f - full[0]] = flow[f] + error * (f - a) / (b - a)
     return full, filled, ~np.isin(full, frames)
+
+
+def feed(tracker, frame_index: int, dets: np.ndarray, frame: np.ndarray) -> None:
+    """tracker.update with the frame for trackers that use it (`uses_frames`), without otherwise."""
+    if getattr(tracker, "uses_frames", False):
+        tracker.update(frame_index, dets, frame=frame)
+    else:
+        tracker.update(frame_index, dets)
 
 
 def select_main(tracks: list[Track], mode: str = "longest") -> list[Track]:

@@ -18,7 +18,8 @@ from . import run_options
 DEVICES = ("auto", "cpu", "cuda")
 # The run options the add-on sets (RunConfig names); their flags, choices and defaults come from
 # the backend's table (core.run_options).
-RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox", "ground", "foot_lock", "model")
+RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox", "ground", "foot_lock", "model",
+               "detector")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class RunSettings:
     ground: str = run_options.option("ground").panel_default  # auto: the motion in a world (floor, camera)
     foot_lock: str = run_options.option("foot_lock").panel_default  # auto: planted feet stay planted
     model: str = run_options.option("model").panel_default  # temporal model: tcmr | vibe
+    detector: str | None = None  # a YOLO ONNX person detector file; None = the backend's built-in HOG
 
     def key_fields(self) -> dict:
         """The settings that change the result (no paths: the video enters by content hash)."""

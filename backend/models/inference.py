@@ -150,8 +150,9 @@ def _regress_windows(models: Models, feats: torch.Tensor, idx: torch.Tensor,
 
 def regress_track(models: Models, features: np.ndarray, batch_size: int = 64, with_verts: bool = False,
                   progress: Callable[[int, int], None] | None = None,
-                  batching: Batching | None = None) -> dict[str, np.ndarray]:
-    """One person's per-frame features (F,2048) -> per-frame SMPL parameters, official windowing.
+                  batching: Batching | None = None, stride: int = 1) -> dict[str, np.ndarray]:
+    """One person's per-frame features (F,2048) -> per-frame SMPL parameters, official windowing
+    (stride > 1: window frames `stride` apart, for high frame rates; backend.frame_rate).
 
     Returns float32 numpy arrays: pose (F,72) axis-angle (root first), betas (F,10),
     pred_cam (F,3) weak-perspective crop camera (s,tx,ty), joints3d (F,49,3), rotmat (F,24,3,3),
@@ -172,7 +173,7 @@ def regress_track(models: Models, features: np.ndarray, batch_size: int = 64, wi
     if batching.regress < 1:
         raise ValueError(f"batch_size must be >= 1, got {batching.regress}")
     num_frames = features.shape[0]
-    windows = torch.from_numpy(window_indices(num_frames))  # (F, T)
+    windows = torch.from_numpy(window_indices(num_frames, stride=stride))  # (F, T)
     feats = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(models.device)
     chunks: dict[str, list[np.ndarray]] = {}
     start = 0

@@ -116,3 +116,80 @@ def test_real_detector_and_tracker_find_nobody_in_an_empty_scene(model_data_dir,
         run(config, Reporter(jsonl=True, out=io.StringIO()))
     assert info.value.code == Code.NO_PERSON
     assert not (tmp_path / "o").exists()
+
+
+class SparseTracker(FakeTracker):
+    """Person A is detected in every frame; person B only in frames 2, 8 and 14, gap-filled between."""
+
+    def finish(self):
+        a = super().finish()[0]
+        frames = np.arange(2, 15)
+        boxes = np.tile(square_box(*BOX_B[:4]), (len(frames), 1))
+        b = Track(2, frames, boxes, ~np.isin(frames, [2, 8, 14]))
+        return [a, b]
+
+
+def test_the_length_filter_counts_detected_frames(clip, model_data_dir, tmp_path):
+    fake_detector.index = -1
+    stream = io.StringIO()
+    config = RunConfig(input=str(clip), out=str(tmp_path / "o"), data_dir=str(model_data_dir), device="cpu",
+                       batch_size=8, min_track_length=10)
+    _, fields = run(config, Reporter(jsonl=True, out=stream), detector=fake_detector,
+                    tracker_factory=SparseTracker)
+    assert fields["tracks"] == 1  # B spans 13 frames but was detected in only 3
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert any(e.get("code") == "SHORT_TRACKS_DROPPED" and "detected in fewer" in e["message"]
+               for e in events)
+
+
+class JitterTracker(FakeTracker):
+    """Person A only, its box side alternating 100 / 110 px: detector jitter."""
+
+    def finish(self):
+        a = super().finish()[0]
+        boxes = a.boxes.copy()
+        boxes[1::2, 2:] *= 1.1
+        return [Track(1, a.frames, boxes, np.zeros(len(boxes), bool))]
+
+
+@pytest.mark.parametrize("smoothing", [True, False])
+def test_crop_boxes_are_smoothed_and_the_raw_boxes_kept(clip, model_data_dir, tmp_path, smoothing):
+    fake_detector.index = -1
+    config = RunConfig(input=str(clip), out=str(tmp_path / "o"), data_dir=str(model_data_dir), device="cpu",
+                       batch_size=8, box_smoothing=smoothing)
+    path, _ = run(config, Reporter(jsonl=True, out=io.StringIO()), detector=fake_detector,
+                  tracker_factory=JitterTracker)
+    with np.load(path / "track_1.npz", allow_pickle=False) as b:
+        raw, crop, detected = b["bbox_raw_xywh"], b["bbox_xywh"], b["detected"]
+    assert detected.all()
+    np.testing.assert_allclose(raw[:, 2], [100.0, 110.0] * 8, rtol=1e-6)  # the tracker's boxes
+    change = np.abs(np.diff(crop[:, 2]) / crop[:-1, 2])
+    if smoothing:
+        assert change.max() < 0.02
+    else:
+        np.testing.assert_array_equal(crop, raw)
+
+
+def test_a_60_fps_clip_gets_one_row_per_frame_and_half_second_windows(model_data_dir, tmp_path, monkeypatch):
+    import backend.models.inference as inference
+
+    clip60 = write_mp4(tmp_path / "sixty.mp4", 40, fps=60.0)
+    seen = []
+    real = inference._regress_windows
+
+    def spy(models, feats, idx, with_verts):
+        seen.append(idx.cpu().numpy())
+        return real(models, feats, idx, with_verts)
+
+    monkeypatch.setattr(inference, "_regress_windows", spy)
+    path, _, _ = _run(clip60, tmp_path / "o", model_data_dir, min_track_length=5)
+    meta = json.loads((path / "result.json").read_text())
+    assert meta["video"]["fps"] == pytest.approx(60.0)
+    with np.load(path / "track_1.npz", allow_pickle=False) as b:
+        assert b["frame_index"].tolist() == list(range(40)) and b["body_pose"].shape == (40, 23, 3)
+    windows = seen[0]  # person A's 40 windows, one batch; rows are track positions = frames here
+    assert windows.shape == (40, 16)
+    assert meta["temporal_window"] == {"frames": 16, "stride": 2, "span_s": pytest.approx(0.25 * 2)}
+    assert windows[20].tolist() == list(range(4, 36, 2))  # every second frame, 20 at the centre
+    assert windows[21].tolist() == list(range(5, 37, 2))  # the in-between frame: its own window
+    assert windows[10].tolist() == [10] * 16  # too near the start for a 0.5 s window: static

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from backend.box_smoothing import RAW_BOX_KEYS
 from backend.camera import orig_cam, project_orig_cam, project_pinhole
 from backend.crops import crop_batch
 from backend.grounding.world import GROUNDED_KEYS
@@ -68,13 +69,13 @@ def test_result_files(full_run, model_data_dir, smpl_data):
                                "last_frame": 23, "interpolated_frames": 0}]
     with np.load(out / "track_1.npz", allow_pickle=False) as npz:
         a = {k: npz[k] for k in npz.files}
-    assert set(a) == {*TRACK_KEYS, *GROUNDED_KEYS, "features"}  # run --ground auto (the default)
+    assert set(a) == {*TRACK_KEYS, *GROUNDED_KEYS, *RAW_BOX_KEYS, "features"}  # --ground auto: the default
     assert "world" in meta and isinstance(meta["world"]["ground_found"], bool)
     t = 24
     shapes = {"frame_index": (t,), "global_orient": (t, 3), "body_pose": (t, 23, 3),
               "betas_per_frame": (t, 10), "betas": (10,), "transl": (t, 3), "cam_weak": (t, 3),
               "bbox_xywh": (t, 4), "joints3d": (t, 49, 3), "joints_rest": (24, 3), "parents": (24,),
-              "features": (t, 2048)}
+              "features": (t, 2048), "bbox_raw_xywh": (t, 4), "detected": (t,)}
     for key, shape in shapes.items():
         assert a[key].shape == shape, key
         assert np.isfinite(a[key]).all(), key

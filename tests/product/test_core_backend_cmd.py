@@ -142,9 +142,11 @@ def test_every_run_argv_the_addon_builds_is_accepted_by_the_backend_parser():
     for s in (RunSettings(video="/v w/clip.mp4", out_dir="/o d"),
               RunSettings(video="v.mp4", out_dir="o", data_dir="/d", device="cuda", start=3, end=9,
                           main_person="longest", smooth="slerp", bbox=(1, 2, 30, 40)),
-              RunSettings(video="v.mp4", out_dir="o", smooth="none")):
+              RunSettings(video="v.mp4", out_dir="o", smooth="none"),
+              RunSettings(video="v.mp4", out_dir="o", detector="/models/yolo v8n.onnx")):
         args = parser.parse_args(run_argv("python", s)[3:])
         assert args.command == "run" and args.device == s.device
+        assert args.detector == (s.detector or None)
     for argv in (check_argv("python", "/d"), selftest_argv("python")):
         assert parser.parse_args(argv[3:]).command == argv[3]
 
@@ -158,3 +160,13 @@ def test_parse_bbox():
     for bad in ("1,2,3", "1,2,0,4", "-1,2,3,4", "a,b,c,d"):
         with pytest.raises(ValueError):
             parse_bbox(bad)
+
+
+def test_the_detector_choice_reaches_the_backend_and_the_cache_key():
+    hog = RunSettings(video="v.mp4", out_dir="o")
+    onnx = RunSettings(video="v.mp4", out_dir="o", detector="/m/yolov8n.onnx")
+    assert "--detector" not in run_argv("py", hog)
+    argv = run_argv("py", onnx)
+    assert argv[argv.index("--detector") + 1] == "/m/yolov8n.onnx"
+    assert "detector" not in hog.key_fields()  # results cached before this setting keep their key
+    assert onnx.key_fields() != hog.key_fields()

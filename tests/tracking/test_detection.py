@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 
 from backend.detection import (
+    HOG_MIN_PERSON_PX,
     DetectorConfig,
     HogDetector,
     OnnxDetector,
     calibrate_hog_boxes,
     decode_yolo,
+    hog_scale_for,
     iou_matrix,
     letterbox_params,
     nms,
@@ -72,3 +74,35 @@ def test_missing_or_invalid_onnx_models_are_coded_errors(tmp_path):
     with pytest.raises(BackendError) as info:
         OnnxDetector(DetectorConfig(onnx_path=str(bad)))
     assert info.value.code == Code.INPUT_UNREADABLE
+
+
+@pytest.mark.parametrize(("height", "width"), [(720, 812), (1080, 1920), (1920, 1080), (2160, 3840)])
+def test_hog_input_is_scaled_so_the_smallest_wanted_person_fits_the_window(height, width):
+    config = DetectorConfig(min_person_height=0.3)
+    scale = hog_scale_for(height, width, config)
+    assert 0.3 * height * scale == pytest.approx(HOG_MIN_PERSON_PX)  # portrait or landscape alike
+    assert max(height, width) * scale <= config.max_side
+
+
+def test_hog_scale_is_capped_for_cost_and_for_tiny_frames():
+    assert hog_scale_for(2160, 3840, DetectorConfig(min_person_height=0.05)) == pytest.approx(960 / 3840)
+    assert hog_scale_for(120, 160, DetectorConfig()) == pytest.approx(2.0)
+    # the earlier rule, kept reachable: the longer side scaled to max_side, never enlarged
+    assert hog_scale_for(1080, 1920, DetectorConfig(min_person_height=None, max_side=400)) == pytest.approx(
+        400 / 1920)
+    assert hog_scale_for(100, 100, DetectorConfig(min_person_height=None, max_side=400)) == 1.0
+
+
+def test_hog_boxes_on_a_padded_input_come_back_in_frame_pixels(monkeypatch):
+    detector = HogDetector(DetectorConfig(min_person_height=None, max_side=400, pad=0.25))
+    seen = {}
+
+    def fake_detect(image, **kwargs):
+        seen["shape"] = image.shape
+        return np.array([[100 + 100, 50 + 50, 64, 128]]), np.array([1.0])  # padded-input pixels
+
+    monkeypatch.setattr(detector, "hog", type("H", (), {"detectMultiScale": staticmethod(fake_detect)})())
+    dets = detector(np.zeros((200, 400, 3), np.uint8))
+    assert seen["shape"][:2] == (200 + 2 * 50, 400 + 2 * 100)  # 25 % border on every side
+    # window at (100, 50) in the unpadded input -> centre (132, 114); person 32 x 102.4
+    np.testing.assert_allclose(dets[0, :4], [132 - 16, 114 - 51.2, 132 + 16, 114 + 51.2], rtol=1e-5)

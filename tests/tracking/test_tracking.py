@@ -112,3 +112,15 @@ def test_frames_must_increase():
     tracker.update(3, np.zeros((0, 5)))
     with pytest.raises(ValueError):
         tracker.update(3, np.zeros((0, 5)))
+
+
+def test_the_length_filter_counts_detected_frames_not_gap_filled_ones():
+    # Three detections 14 frames apart would span 29 frames once the gaps are filled.
+    stream = {f: [] for f in range(60)}
+    for f in (0, 14, 28):
+        stream[f] = [person(300, 300)]
+    assert run(stream, TrackerConfig(max_age=20)) == []
+    # 25 detections spread over 49 frames (every second frame) are a real person.
+    stream = {f: [person(300 + f, 300)] if f % 2 == 0 else [] for f in range(49)}
+    tracks = run(stream)
+    assert len(tracks) == 1 and len(tracks[0]) == 49 and tracks[0].observed == 25
