@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if threading_main():
         signal.signal(signal.SIGTERM, _on_sigterm)
+    from backend.engines.malloc_tuning import tune_malloc
+
+    tune_malloc()  # before torch allocates: keep glibc's heap for large blocks (no page-fault storm)
     module = importlib.import_module(f"backend.commands.{args.command}")
     try:
         device = "none"

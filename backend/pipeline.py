@@ -60,6 +60,8 @@ class RunConfig:
     batch_size: int = 32  # crops per backbone batch
     regress_batch_size: int = 64  # windows per TCMR batch
     image_fps: float = DEFAULT_IMAGE_FPS  # frame rate recorded for an image folder
+    engine: str = "auto"  # backbone engine: auto | torch | onnxruntime (backend.engines)
+    precision: str = "fp32"  # backbone precision: fp32 | bf16 | int8 (backend.engines)
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -86,6 +88,9 @@ class RunConfig:
                           "Use e.g. 16.")
         if not self.image_fps > 0:
             raise bad(f"--fps must be > 0, got {self.image_fps}", "E.g. --fps 30.")
+        from backend.engines import check_choice
+
+        check_choice(self.engine, self.precision)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -116,7 +121,8 @@ def _oom_error(stage: str) -> BackendError:
 class _Batches:
     """Current batch sizes; halved on out-of-memory and kept small for the rest of the run."""
 
-    def __init__(self, features: int, regress: int, reporter: Reporter) -> None:
+    def __init__(self, features: int, regress: int, reporter: Reporter, engine=None) -> None:
+        self.engine = engine  # backend.engines feature engine; None: the torch reference path
         self.features = features
         self.regress = regress
         self.reporter = reporter
@@ -144,7 +150,9 @@ def _backbone(models, crops: np.ndarray, batches: _Batches) -> np.ndarray:
         size = batches.features
         try:
             t0 = time.perf_counter()
-            out.append(extract_features(models, torch.from_numpy(crops[i:i + size])).cpu().numpy())
+            chunk = crops[i:i + size]
+            out.append(batches.engine(chunk) if batches.engine is not None
+                       else extract_features(models, torch.from_numpy(chunk)).cpu().numpy())
             batches.backbone_s += time.perf_counter() - t0
         except (RuntimeError, MemoryError) as exc:
             if not (_is_oom(exc) or isinstance(exc, MemoryError)):
@@ -332,6 +340,9 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
                          f"the model data in {models.data_dir} is synthetic (random weights): "
                          "the output is meaningless",
                          "Install the real model data (see `python -m backend check`).")
+    from backend.engines import EngineConfig, make_feature_engine
+
+    engine = make_feature_engine(models, EngineConfig(config.engine, config.precision), reporter)
     select_main = None
     if config.bbox is None:
         if config.main_person != "none":
@@ -358,7 +369,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
                              "Nothing to do unless frames are missing at the end.")
         if config.bbox is None:
             tracks = _filter_tracks(tracks, config, reporter, select_main, decoded)
-        batches = _Batches(config.batch_size, config.regress_batch_size, reporter)
+        batches = _Batches(config.batch_size, config.regress_batch_size, reporter, engine)
 
         t0 = time.perf_counter()
         features = _pass2(source, tracks, models, batches, reporter)
@@ -426,6 +437,6 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         out_dir = writer.commit(meta)
         timings["write"] = time.perf_counter() - t0
     fields = {"tracks": len(entries), "frames": int(decoded), "person_frames": int(total),
-              "synthetic": bool(models.synthetic),
+              "synthetic": bool(models.synthetic), "engine": engine.describe(),
               "timings_s": {k: round(v, 3) for k, v in timings.items()}}
     return out_dir, fields

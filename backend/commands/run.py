@@ -51,6 +51,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--regress-batch-size", type=int, default=64,
                         help="windows per TCMR batch (default 64)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of an image folder (default 30)")
+    parser.add_argument("--engine", default="auto", choices=("auto", "torch", "onnxruntime"),
+                        help="backbone engine (default auto: ONNX Runtime on CPU when installed, else torch; "
+                             "torch on a GPU); see docs/performance.md")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "int8"),
+                        help="backbone precision (default fp32; bf16 only with native support; int8 on CPU, "
+                             "checked against fp32 on the clip's own crops)")
 
 
 def config_from_args(args):
@@ -61,7 +67,8 @@ def config_from_args(args):
         bbox=_bbox(args.bbox) if args.bbox else None, detector=args.detector, start=args.start, end=args.end,
         focal=args.focal, smooth=args.smooth, save_features=args.save_features, main_person=args.main_person,
         min_track_length=args.min_track_length, batch_size=args.batch_size,
-        regress_batch_size=args.regress_batch_size, image_fps=args.fps)
+        regress_batch_size=args.regress_batch_size, image_fps=args.fps,
+        engine=getattr(args, "engine", "auto"), precision=getattr(args, "precision", "fp32"))
 
 
 def execute(args, reporter):
