@@ -1,0 +1,242 @@
+"""Backbone engines side by side, the temporal stage, and `run` end to end per engine.
+
+Not a test: prints, in one invocation, crops/s of every engine and precision (ratios to the
+torch fp32 batch-32 path as it ran before malloc tuning, measured in the same run), how close
+each is to torch fp32 (relative max difference, INT8 as cosine), the temporal stage in frames/s,
+and `python -m backend run` end to end on CLIP (frames/s, ratio to backbone-only, peak RSS).
+
+    python benchmarks/bench_engines.py CLIP [--data-dir D] [--batch 32] [--crops 64] [--repeats 2]
+        [--e2e-frames 60] [--bbox X,Y,W,H] [--threads N] [--no-int8] [--no-e2e]
+
+The crops are CLIP's own (a centred box, or --bbox, on frames spread over the clip): the INT8
+calibration and its held-out check need real pixels. Model data are SYNTHETIC (random weights)
+unless --data-dir points at real data; speed does not depend on the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def clip_crops(clip: str, n: int, bbox: tuple[float, ...] | None) -> np.ndarray:
+    """n crops (n,3,224,224) from frames spread evenly over the clip."""
+    import cv2
+
+    from backend.crops import crop_batch
+
+    cap = cv2.VideoCapture(clip)
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or n
+    wanted = set(np.linspace(0, total - 1, n).astype(int).tolist())
+    crops, index = [], 0
+    while len(crops) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if index in wanted:
+            h, w = frame.shape[:2]
+            box = (np.array([bbox[0] + bbox[2] / 2, bbox[1] + bbox[3] / 2, max(bbox[2:]), max(bbox[2:])])
+                   if bbox else np.array([w / 2, h / 2, min(w, h) * 0.8, min(w, h) * 0.8]))
+            crops.append(crop_batch(frame, box[None])[0])
+        index += 1
+    cap.release()
+    while len(crops) < n:  # a short clip: repeat
+        crops.append(crops[len(crops) % max(1, len(crops))])
+    return np.stack(crops).astype(np.float32)
+
+
+def throughput(fn, crops: np.ndarray, batch: int) -> float:
+    """Seconds for all crops in batches (after the caller's warm-up)."""
+    t0 = time.perf_counter()
+    for i in range(0, len(crops), batch):
+        fn(crops[i:i + batch])
+    return time.perf_counter() - t0
+
+
+def untuned_child(args) -> float:
+    """torch fp32 at the run's batch in a child process with glibc's malloc defaults -> crops/s."""
+    cmd = [sys.executable, __file__, args.clip, "--child-untuned", "--batch", str(args.batch),
+           "--crops", str(args.crops), "--repeats", str(args.repeats)]
+    if args.data_dir:
+        cmd += ["--data-dir", str(args.data_dir)]
+    env = dict(os.environ, TCMR_NO_MALLOC_TUNING="1", PYTHONPATH=str(ROOT))
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    return float(json.loads(out.strip().splitlines()[-1])["crops_per_s"])
+
+
+def engines(models, args, crops):
+    """name -> (callable, batch); INT8 quantized on the first 2/3 of the crops."""
+    from backend.engines.cpu_features import detect
+    from backend.engines.onnx_engine import OnnxFeatureEngine, open_onnx_engine
+    from backend.engines.quantize import QuantSettings, choose_settings, quantize_model
+    from backend.engines.torch_engine import TorchFeatureEngine
+
+    out = {"torch fp32": (TorchFeatureEngine(models), args.batch),
+           "torch fp32 batch 8": (TorchFeatureEngine(models), 8),
+           "torch fp32 channels_last": (TorchFeatureEngine(models, "fp32", True), args.batch)}
+    cpu = detect()
+    if cpu.bf16:
+        out["torch bf16 channels_last"] = (TorchFeatureEngine(models, "bf16", True), args.batch)
+    ort = open_onnx_engine(models, print, folder=Path(args.tmp) / "onnx")
+    out["onnxruntime fp32"] = (ort, args.batch)
+    if not args.no_int8:
+        calib = crops[: 2 * len(crops) // 3]
+        for label, settings in (("QDQ U8S8 (chosen)", choose_settings(cpu)),
+                                ("QOperator U8S8", QuantSettings("QOperator", reduce_range=not cpu.vnni)),
+                                ("QDQ S8S8", QuantSettings("QDQ", "int8", "int8"))):
+            t0 = time.perf_counter()
+            path = quantize_model(ort.path, calib, Path(args.tmp) / f"int8_{len(out)}.onnx", settings)
+            print(f"INT8 {label}: quantized in {time.perf_counter() - t0:.1f} s")
+            out[f"onnxruntime int8 {label}"] = (OnnxFeatureEngine(path, "int8"), args.batch)
+    return out
+
+
+def bench_backbones(models, args, crops) -> dict[str, float]:
+    from backend.engines.onnx_engine import relative_error, torch_reference
+    from backend.engines.quantize import cosines
+
+    table = engines(models, args, crops)
+    held = crops[2 * len(crops) // 3:]
+    ref = torch_reference(models, held)
+    best = {name: float("inf") for name in table}
+    for fn, batch in table.values():
+        fn(crops[:batch])  # warm-up
+    for _ in range(args.repeats):  # interleaved rounds: a burst of load hits every engine alike
+        for name, (fn, batch) in table.items():
+            best[name] = min(best[name], throughput(fn, crops, batch))
+    rates = {name: len(crops) / s for name, s in best.items()}
+    base = untuned_child(args)
+    print(f"\n{'backbone engine':<42} {'crops/s':>8} {'x untuned':>10} {'x torch fp32':>13}  "
+          "accuracy vs torch fp32")
+    label = f"torch fp32 batch {args.batch} (glibc malloc defaults)"
+    print(f"{label:<42} {base:>8.1f} {1.0:>10.2f} {base / rates['torch fp32']:>13.2f}  reference path")
+    for name, (fn, _batch) in table.items():
+        got = fn(held)
+        acc = (f"cosine min {cosines(got, ref).min():.5f}" if "int8" in name
+               else f"relative max diff {relative_error(got, ref):.1e}")
+        print(f"{name:<42} {rates[name]:>8.1f} {rates[name] / base:>10.2f} "
+              f"{rates[name] / rates['torch fp32']:>13.2f}  {acc}")
+    return rates | {"untuned": base}
+
+
+def bench_temporal(models, frames: int) -> float:
+    from backend.models.inference import regress_track
+
+    feats = np.random.default_rng(0).uniform(0, 1, (frames, 2048)).astype(np.float32)
+    regress_track(models, feats[:32])
+    t0 = time.perf_counter()
+    regress_track(models, feats)
+    fps = frames / (time.perf_counter() - t0)
+    print(f"\ntemporal stage (TCMR + regressor + SMPL, {frames}-frame track): {fps:.1f} frames/s")
+    return fps
+
+
+def bench_e2e(args, data_dir: Path, rates: dict[str, float]) -> None:
+    from bench_pipeline import _run_child
+
+    untuned = {"TCMR_NO_MALLOC_TUNING": "1"}
+    runs = [("today's default: torch fp32, glibc malloc", ["--engine", "torch"], untuned, "untuned"),
+            ("torch fp32 (malloc tuned)", ["--engine", "torch"], {}, "torch fp32"),
+            ("auto fp32 (onnxruntime)", ["--engine", "auto"], {}, "onnxruntime fp32")]
+    if not args.no_int8:
+        runs.append(("auto int8 (gated)", ["--engine", "auto", "--precision", "int8"], {},
+                     "onnxruntime int8 QDQ U8S8 (chosen)"))
+    base = None
+    print(f"\n{'end to end (load excluded)':<44} {'frames/s':>9} {'x today':>8} {'/backbone-only':>15} "
+          f"{'peak MiB':>9}")
+    for label, extra, env, rate_key in runs:
+        out = Path(args.tmp) / f"out_{len(label)}"
+        argv = [args.clip, "--out", str(out), "--data-dir", str(data_dir), "--end", str(args.e2e_frames),
+                "--batch-size", str(args.batch), *extra]
+        argv += ["--bbox", ",".join(map(str, args.bbox))] if args.bbox else []
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            run = _run_child(argv)
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        res = run["result"]
+        e2e = sum(v for k, v in res["timings_s"].items() if k not in ("load", "backbone_in_features"))
+        fps = res["frames"] / e2e
+        base = base or fps
+        backbone_only = res["person_frames"] / rates[rate_key] if rate_key in rates else float("nan")
+        print(f"{label:<44} {fps:>9.2f} {fps / base:>8.2f} {e2e / backbone_only:>15.2f} "
+              f"{run['peak_mib']:>9.0f}   [{res.get('engine', '?')}]")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("clip")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--crops", type=int, default=64, help="crops per timing round (and calibration pool)")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--e2e-frames", type=int, default=60, help="frames of the clip for the end-to-end runs")
+    p.add_argument("--bbox", default=None, help="X,Y,W,H person box (default: detection in e2e, centre crop)")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--no-int8", action="store_true")
+    p.add_argument("--no-e2e", action="store_true")
+    p.add_argument("--child-untuned", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    args.bbox = tuple(float(v) for v in args.bbox.split(",")) if args.bbox else None
+    from backend.engines.malloc_tuning import tune_malloc
+
+    tuned = tune_malloc()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from bench_pipeline import _data_dir
+
+    from backend.engines.cpu_features import detect
+    from backend.models.loading import load_models
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args.tmp = tmp
+        data_dir = Path(args.data_dir) if args.data_dir else _data_dir(Path(tmp))
+        models = load_models(data_dir, "cpu")
+        crops = clip_crops(args.clip, args.crops, args.bbox)
+        if args.child_untuned:
+            from backend.engines.torch_engine import TorchFeatureEngine
+
+            fn = TorchFeatureEngine(models)
+            fn(crops[:args.batch])
+            best = min(throughput(fn, crops, args.batch) for _ in range(args.repeats))
+            print(json.dumps({"crops_per_s": len(crops) / best}))
+            return
+        cpu = detect()
+        load = os.getloadavg()
+        now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        print(f"{now}  CPU {cpu.model} ({os.cpu_count()} cores, "
+              f"torch capability {cpu.torch_capability}, bf16 {'yes' if cpu.bf16 else 'no'}, "
+              f"VNNI {'yes' if cpu.vnni else 'no'}), load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {tuned[1]}")
+        print(f"weights: {'SYNTHETIC (random) - speed only' if models.synthetic else data_dir}")
+        if not cpu.bf16:
+            print(f"bf16 not measured: {cpu.bf16_reason()}")
+        rates = bench_backbones(models, args, crops)
+        bench_temporal(models, 128)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process: {peak:.0f} MiB")
+        del models
+        if not args.no_e2e:
+            bench_e2e(args, data_dir, rates)
+        print(f"\nload average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
