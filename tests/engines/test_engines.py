@@ -150,3 +150,33 @@ def test_an_intact_file_with_wrong_numbers_is_rebuilt(models, cache_copy):
     assert any("differs from torch" in line for line in rep.lines) and len(exports) == 1
     crops = _crops(2)
     assert relative_error(engine(crops), torch_reference(models, crops)) <= 1e-4
+
+
+def test_int8_through_the_factory_gates_on_the_clip_crops(models, onnx_export, monkeypatch, tmp_path):
+    """--precision int8 wiring: the 'quantized' model here is a wrong network (the real quantizer is
+    covered in test_int8_gate.py), so the gate must refuse it and the run stay fp32 (INT8_FALLBACK)."""
+    import warnings
+
+    import backend.engines.factory as factory
+
+    folder, fp32_engine, _ = onnx_export
+    wrong = torch.nn.Sequential(torch.nn.Conv2d(3, 2048, 224), torch.nn.Flatten()).eval()
+
+    def fake_quantize(fp32_path, calibration, out_path, settings):
+        assert len(calibration) == 8 and settings.per_channel
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(wrong, (torch.zeros(1, 3, 224, 224),), str(out_path), dynamo=False,
+                              input_names=["crops"], output_names=["features"], opset_version=17,
+                              dynamic_axes={"crops": {0: "batch"}, "features": {0: "batch"}})
+        return out_path
+
+    monkeypatch.setattr(factory, "quantize_model", fake_quantize)
+    rep = LogReporter()
+    config = EngineConfig(precision="int8", cache_dir=str(folder.parent), int8_calibrate=8, int8_held_out=4)
+    engine = make_feature_engine(models, config, rep)
+    crops = _crops(12, seed=5)
+    out = engine(crops)
+    assert rep.codes() == ["INT8_FALLBACK"] and engine.precision == "fp32"
+    assert "cosine" in rep.warnings[0][1] and engine.result.min_cosine < 0.999
+    assert np.array_equal(out, fp32_engine(crops))
