@@ -58,23 +58,32 @@ def clip_crops(clip: str, n: int, bbox: tuple[float, ...] | None) -> np.ndarray:
     return np.stack(crops).astype(np.float32)
 
 
-def throughput(fn, crops: np.ndarray, batch: int) -> float:
-    """Seconds for all crops in batches (after the caller's warm-up)."""
+def throughput(fn, crops: np.ndarray, batch: int) -> tuple[float, float, int]:
+    """All crops in batches (after the caller's warm-up) -> (wall s, CPU s of this process, minor
+    page faults). CPU seconds and faults hardly depend on other processes' load; wall time does."""
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     for i in range(0, len(crops), batch):
         fn(crops[i:i + batch])
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return wall, cpu, r1.ru_minflt - r0.ru_minflt
 
 
-def untuned_child(args) -> float:
-    """torch fp32 at the run's batch in a child process with glibc's malloc defaults -> crops/s."""
+def _best(a, b):
+    return b if a is None else (min(a[0], b[0]), min(a[1], b[1]), min(a[2], b[2]))
+
+
+def untuned_child(args) -> tuple[float, float, int]:
+    """torch fp32 at the run's batch in a child with glibc's malloc defaults -> best (wall, cpu, faults)."""
     cmd = [sys.executable, __file__, args.clip, "--child-untuned", "--batch", str(args.batch),
            "--crops", str(args.crops), "--repeats", str(args.repeats)]
     if args.data_dir:
         cmd += ["--data-dir", str(args.data_dir)]
     env = dict(os.environ, TCMR_NO_MALLOC_TUNING="1", PYTHONPATH=str(ROOT))
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
-    return float(json.loads(out.strip().splitlines()[-1])["crops_per_s"])
+    return tuple(json.loads(out.strip().splitlines()[-1])["best"])
 
 
 def engines(models, args, crops):
@@ -111,25 +120,27 @@ def bench_backbones(models, args, crops) -> dict[str, float]:
     table = engines(models, args, crops)
     held = crops[2 * len(crops) // 3:]
     ref = torch_reference(models, held)
-    best = {name: float("inf") for name in table}
+    best: dict = {name: None for name in table}
     for fn, batch in table.values():
         fn(crops[:batch])  # warm-up
     for _ in range(args.repeats):  # interleaved rounds: a burst of load hits every engine alike
         for name, (fn, batch) in table.items():
-            best[name] = min(best[name], throughput(fn, crops, batch))
-    rates = {name: len(crops) / s for name, s in best.items()}
-    base = untuned_child(args)
-    print(f"\n{'backbone engine':<42} {'crops/s':>8} {'x untuned':>10} {'x torch fp32':>13}  "
-          "accuracy vs torch fp32")
-    label = f"torch fp32 batch {args.batch} (glibc malloc defaults)"
-    print(f"{label:<42} {base:>8.1f} {1.0:>10.2f} {base / rates['torch fp32']:>13.2f}  reference path")
+            best[name] = _best(best[name], throughput(fn, crops, batch))
+    n = len(crops)
+    untuned = untuned_child(args)
+    print(f"\n{'backbone engine':<42} {'crops/s':>8} {'x torch':>8} {'crops/CPU-s':>12} {'x torch':>8} "
+          f"{'faults/crop':>12}  accuracy vs torch fp32")
+    ref_wall, ref_cpu, _ = best["torch fp32"]
+    rows = [(f"torch fp32 batch {args.batch}, glibc malloc defaults", untuned, "reference path")]
     for name, (fn, _batch) in table.items():
         got = fn(held)
         acc = (f"cosine min {cosines(got, ref).min():.5f}" if "int8" in name
                else f"relative max diff {relative_error(got, ref):.1e}")
-        print(f"{name:<42} {rates[name]:>8.1f} {rates[name] / base:>10.2f} "
-              f"{rates[name] / rates['torch fp32']:>13.2f}  {acc}")
-    return rates | {"untuned": base}
+        rows.append((name, best[name], acc))
+    for name, (wall, cpu, faults), acc in rows:
+        print(f"{name:<42} {n / wall:>8.2f} {ref_wall / wall:>8.2f} {n / cpu:>12.2f} {ref_cpu / cpu:>8.2f} "
+              f"{faults / n:>12.0f}  {acc}")
+    return {name: n / b[0] for name, b in best.items()}
 
 
 def bench_temporal(models, frames: int) -> float:
@@ -144,20 +155,19 @@ def bench_temporal(models, frames: int) -> float:
     return fps
 
 
-def bench_e2e(args, data_dir: Path, rates: dict[str, float]) -> None:
+def bench_e2e(args, data_dir: Path) -> None:
     from bench_pipeline import _run_child
 
     untuned = {"TCMR_NO_MALLOC_TUNING": "1"}
-    runs = [("today's default: torch fp32, glibc malloc", ["--engine", "torch"], untuned, "untuned"),
-            ("torch fp32 (malloc tuned)", ["--engine", "torch"], {}, "torch fp32"),
-            ("auto fp32 (onnxruntime)", ["--engine", "auto"], {}, "onnxruntime fp32")]
+    runs = [("today's default: torch fp32, glibc malloc", ["--engine", "torch"], untuned),
+            ("torch fp32 (malloc tuned)", ["--engine", "torch"], {}),
+            ("auto fp32 (onnxruntime)", ["--engine", "auto"], {})]
     if not args.no_int8:
-        runs.append(("auto int8 (gated)", ["--engine", "auto", "--precision", "int8"], {},
-                     "onnxruntime int8 QDQ U8S8 (chosen)"))
+        runs.append(("auto int8 (gated)", ["--engine", "auto", "--precision", "int8"], {}))
     base = None
     print(f"\n{'end to end (load excluded)':<44} {'frames/s':>9} {'x today':>8} {'/backbone-only':>15} "
           f"{'peak MiB':>9}")
-    for label, extra, env, rate_key in runs:
+    for label, extra, env in runs:
         out = Path(args.tmp) / f"out_{len(label)}"
         argv = [args.clip, "--out", str(out), "--data-dir", str(data_dir), "--end", str(args.e2e_frames),
                 "--batch-size", str(args.batch), *extra]
@@ -173,7 +183,7 @@ def bench_e2e(args, data_dir: Path, rates: dict[str, float]) -> None:
         e2e = sum(v for k, v in res["timings_s"].items() if k not in ("load", "backbone_in_features"))
         fps = res["frames"] / e2e
         base = base or fps
-        backbone_only = res["person_frames"] / rates[rate_key] if rate_key in rates else float("nan")
+        backbone_only = res["timings_s"]["backbone_in_features"]  # the same run's backbone calls
         print(f"{label:<44} {fps:>9.2f} {fps / base:>8.2f} {e2e / backbone_only:>15.2f} "
               f"{run['peak_mib']:>9.0f}   [{res.get('engine', '?')}]")
 
@@ -208,6 +218,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         args.tmp = tmp
         data_dir = Path(args.data_dir) if args.data_dir else _data_dir(Path(tmp))
+        if not args.child_untuned and not args.no_e2e:  # first, while this process is small: a
+            bench_e2e(args, data_dir)  # child's peak RSS (wait4) includes what it forked from
         models = load_models(data_dir, "cpu")
         crops = clip_crops(args.clip, args.crops, args.bbox)
         if args.child_untuned:
@@ -215,8 +227,10 @@ def main() -> None:
 
             fn = TorchFeatureEngine(models)
             fn(crops[:args.batch])
-            best = min(throughput(fn, crops, args.batch) for _ in range(args.repeats))
-            print(json.dumps({"crops_per_s": len(crops) / best}))
+            best = None
+            for _ in range(args.repeats):
+                best = _best(best, throughput(fn, crops, args.batch))
+            print(json.dumps({"best": best}))
             return
         cpu = detect()
         load = os.getloadavg()
@@ -228,13 +242,10 @@ def main() -> None:
         print(f"weights: {'SYNTHETIC (random) - speed only' if models.synthetic else data_dir}")
         if not cpu.bf16:
             print(f"bf16 not measured: {cpu.bf16_reason()}")
-        rates = bench_backbones(models, args, crops)
+        bench_backbones(models, args, crops)
         bench_temporal(models, 128)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS of this process: {peak:.0f} MiB")
-        del models
-        if not args.no_e2e:
-            bench_e2e(args, data_dir, rates)
+        print(f"peak RSS of this process (every engine loaded): {peak:.0f} MiB")
         print(f"\nload average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
