@@ -155,8 +155,21 @@ def bench_temporal(models, frames: int) -> float:
     return fps
 
 
+def run_child(argv: list[str]) -> dict:
+    """`python -m backend run ARGV --jsonl` -> its result event, peak RSS (MiB) and CPU seconds."""
+    cmd = [sys.executable, "-m", "backend", "run", *argv, "--jsonl"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    events = [json.loads(line) for line in proc.stdout]
+    _, _status, usage = os.wait4(proc.pid, 0)
+    if not events or events[-1]["event"] != "result":
+        raise SystemExit(f"run failed: {events[-1] if events else 'no output'}")
+    return {"result": events[-1], "peak_mib": usage.ru_maxrss / 1024.0,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "warnings": [e["code"] for e in events if e["event"] == "warning"]}
+
+
 def bench_e2e(args, data_dir: Path) -> None:
-    from bench_pipeline import _run_child
 
     untuned = {"TCMR_NO_MALLOC_TUNING": "1"}
     runs = [("today's default: torch fp32, glibc malloc", ["--engine", "torch"], untuned),
@@ -166,7 +179,8 @@ def bench_e2e(args, data_dir: Path) -> None:
         runs.append(("auto int8 (gated)", ["--engine", "auto", "--precision", "int8"], {}))
     base = None
     print(f"\n{'end to end (load excluded)':<44} {'frames/s':>9} {'x today':>8} {'/backbone-only':>15} "
-          f"{'peak MiB':>9}")
+          f"{'peak MiB':>9} {'frames/CPU-s':>12} {'x today':>8}")
+    base_cpu = None
     for label, extra, env in runs:
         out = Path(args.tmp) / f"out_{len(label)}"
         argv = [args.clip, "--out", str(out), "--data-dir", str(data_dir), "--end", str(args.e2e_frames),
@@ -175,7 +189,7 @@ def bench_e2e(args, data_dir: Path) -> None:
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
-            run = _run_child(argv)
+            run = run_child(argv)
         finally:
             for k, v in saved.items():
                 os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
@@ -184,8 +198,11 @@ def bench_e2e(args, data_dir: Path) -> None:
         fps = res["frames"] / e2e
         base = base or fps
         backbone_only = res["timings_s"]["backbone_in_features"]  # the same run's backbone calls
+        cpu_fps = res["frames"] / run["cpu_s"]  # CPU seconds of the whole child, load included
+        base_cpu = base_cpu or cpu_fps
         print(f"{label:<44} {fps:>9.2f} {fps / base:>8.2f} {e2e / backbone_only:>15.2f} "
-              f"{run['peak_mib']:>9.0f}   [{res.get('engine', '?')}]")
+              f"{run['peak_mib']:>9.0f} {cpu_fps:>12.2f} {cpu_fps / base_cpu:>8.2f}   "
+              f"[{res.get('engine', '?')}; warnings {','.join(run['warnings']) or '-'}]")
 
 
 def main() -> None:
