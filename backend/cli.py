@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if threading_main():
         signal.signal(signal.SIGTERM, _on_sigterm)
+    from backend.engines.malloc_tuning import tune_malloc
+
+    tune_malloc()  # before torch allocates: keep glibc's heap for large blocks (no page-fault storm)
     module = importlib.import_module(f"backend.commands.{_module_name(args.command)}")
     # A command may hand the protocol to another reporter (train: only distributed rank 0 speaks).
     reporter = getattr(module, "reporter_for", lambda r: r)(reporter)

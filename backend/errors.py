@@ -29,6 +29,7 @@ class Code(StrEnum):
     RESULT_INVALID = "RESULT_INVALID"  # a result directory is missing, partial or malformed
     RESULT_TOO_NEW = "RESULT_TOO_NEW"  # result format newer than this reader
     TRAINING_DIVERGED = "TRAINING_DIVERGED"  # the training loss became NaN/infinite
+    ENGINE_UNAVAILABLE = "ENGINE_UNAVAILABLE"  # --engine onnxruntime without onnxruntime installed
     INTERNAL = "INTERNAL"  # a bug: please report with the log
 
 

@@ -30,6 +30,7 @@ from backend.box_smoothing import BoxSmoothingConfig, raw_box_arrays, smooth_tra
 from backend.camera import crop_cam_to_transl, default_focal
 from backend.crops import crop_batch
 from backend.detection import DetectorConfig, check_frame_size, make_detector
+from backend.engines import EngineConfig, make_feature_engine
 from backend.errors import BackendError, Code
 from backend.events import Reporter
 from backend.frame_rate import window_span_s, window_stride
@@ -74,6 +75,8 @@ class RunConfig:
     box_smoothing: bool = run_options.default("box_smoothing")  # zero-lag crop-box smoothing; False: official
     native_windows: bool = run_options.default("native_windows")  # True: 16 consecutive frames at any fps
     min_person_height: float = run_options.default("min_person_height")  # HOG: smallest person, frame height
+    engine: str = run_options.default("engine")  # backbone engine: auto | torch | onnxruntime (backend.engines)
+    precision: str = run_options.default("precision")  # backbone precision: fp32 | bf16 | int8
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -113,6 +116,9 @@ class RunConfig:
         if not 0.05 <= self.min_person_height <= 1.0:
             raise bad(f"--min-person-height must be between 0.05 and 1, got {self.min_person_height}",
                       "E.g. 0.3 (a third of the frame height); smaller finds smaller people, slower.")
+        from backend.engines import check_choice
+
+        check_choice(self.engine, self.precision)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -212,8 +218,9 @@ def _filter_tracks(tracks: list[Track], config: RunConfig, reporter: Reporter, d
 class _FeatureStage:
     """Pass 2: crops of every track's boxes, through the backbone in batches of batching.features."""
 
-    def __init__(self, tracks: list[Track], models, batching, reporter: Reporter) -> None:
-        self.tracks, self.models, self.batching, self.reporter = tracks, models, batching, reporter
+    def __init__(self, tracks: list[Track], engine, batching, reporter: Reporter) -> None:
+        """engine: backend.engines feature engine, (crops (B,3,224,224) np, batching) -> (B,2048) np."""
+        self.tracks, self.engine, self.batching, self.reporter = tracks, engine, batching, reporter
         self.features = [np.zeros((len(t), 2048), dtype=np.float32) for t in tracks]
         self.total = sum(len(t) for t in tracks)
         self.done = 0
@@ -229,15 +236,11 @@ class _FeatureStage:
             self.flush()
 
     def flush(self) -> None:
-        import torch
-
-        from backend.models.inference import extract_features
-
         if not self.crops:
             return
-        crops = torch.from_numpy(np.concatenate(self.crops, axis=0))  # (B, 3, 224, 224)
+        crops = np.concatenate(self.crops, axis=0)  # (B, 3, 224, 224)
         t0 = time.perf_counter()
-        feats = extract_features(self.models, crops, self.batching).cpu().numpy()  # (B, 2048)
+        feats = self.engine(crops, self.batching)  # (B, 2048)
         self.backbone_s += time.perf_counter() - t0
         for (ti, row), f in zip(self.rows, feats):
             self.features[ti][row] = f
@@ -358,6 +361,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
     with ResultWriter(config.out) as writer:  # takes --out's lock before the slow part
         t0 = time.perf_counter()
         models = _load_models(config, reporter)
+        engine = make_feature_engine(models, EngineConfig(config.engine, config.precision), reporter)
         if config.bbox is None:
             detector = detector or make_detector(DetectorConfig(onnx_path=config.detector,
                                                                 min_person_height=config.min_person_height))
@@ -374,7 +378,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         batching = Batching(config.batch_size, config.regress_batch_size, _oom_warning(reporter))
 
         t0 = time.perf_counter()
-        stage = _FeatureStage(tracks, models, batching, reporter)
+        stage = _FeatureStage(tracks, engine, batching, reporter)
         features = _pass2(source, stage)
         timings["features"] = time.perf_counter() - t0
         timings["backbone_in_features"] = stage.backbone_s
@@ -402,7 +406,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         timings["write"] = time.perf_counter() - t0
     person_frames = int(sum(len(t) for t in tracks))
     fields = {"tracks": len(entries), "frames": int(decoded), "person_frames": person_frames,
-              "synthetic": bool(models.synthetic),
+              "synthetic": bool(models.synthetic), "engine": engine.describe(),
               "timings_s": {k: round(v, 3) for k, v in timings.items()}}
     return out_dir, fields
 

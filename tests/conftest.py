@@ -59,3 +59,17 @@ def bpy_module():
     with contextlib.suppress(ValueError):  # already registered in this process
         addon.register()
     yield bpy
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_engine_cache(tmp_path_factory):
+    """Backend runs in tests keep their ONNX exports (backend.engines) in a session folder, never in
+    the user's cache; subprocesses inherit it. TCMR_TEST_ENGINE_CACHE=/dir reuses one locally."""
+    folder = os.environ.get("TCMR_TEST_ENGINE_CACHE") or str(tmp_path_factory.mktemp("engine_cache"))
+    saved = os.environ.get("TCMR_CACHE_DIR")
+    os.environ["TCMR_CACHE_DIR"] = folder
+    yield Path(folder)
+    if saved is None:
+        os.environ.pop("TCMR_CACHE_DIR", None)
+    else:
+        os.environ["TCMR_CACHE_DIR"] = saved

@@ -23,7 +23,8 @@ TORCH_INDEX = {
     "cu128": "https://download.pytorch.org/whl/cu128",  # RTX 50-series needs cu128
 }
 # The backend's runtime packages (pyproject.toml [project.dependencies], torch apart).
-PACKAGES = ("numpy>=1.26,<2", "smplx>=0.1.28", "opencv-python>=4.8,<4.12", "scipy>=1.10", "platformdirs>=3")
+PACKAGES = ("numpy>=1.26,<2", "smplx>=0.1.28", "opencv-python>=4.8,<4.12", "scipy>=1.10", "platformdirs>=3",
+            "onnxruntime>=1.18", "onnx>=1.16,<1.18", "ml_dtypes>=0.4,<0.5")  # CPU backbone engine
 VERIFY = "import torch, numpy, cv2, scipy, smplx, platformdirs; print(torch.__version__)"
 
 

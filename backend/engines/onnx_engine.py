@@ -1,0 +1,135 @@
+"""ONNX Runtime feature engine: the cached export of the loaded trunk, checked against torch.
+
+`open_onnx_engine(models, log)` exports (or reuses) the trunk (backend.engines.export_cache),
+opens it with ONNX Runtime and, before first use, compares its features with the torch fp32
+reference on VERIFY_CROPS fixed crops: max |onnx - torch| / max |torch| must be <= VERIFY_BOUND.
+A cached file that fails this is rebuilt once; an export that still fails raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from backend.engines.export_cache import EXPORT_SETTINGS, cached_export
+
+VERIFY_BOUND = 1e-4
+VERIFY_CROPS = 2
+
+
+class ExportMismatch(RuntimeError):
+    """The ONNX export's features differ from torch's by more than VERIFY_BOUND."""
+
+
+def import_onnxruntime():
+    """The onnxruntime module, or None when it is not installed (or broken)."""
+    try:
+        import onnxruntime
+    except Exception:  # ImportError, or a binary that does not load on this machine
+        return None
+    return onnxruntime
+
+
+def session_options(ort, threads: int | None = None):
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads or _threads()
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    return opts
+
+
+def _threads() -> int:
+    """The torch thread count (honours OMP_NUM_THREADS / torch.set_num_threads), else the CPU count."""
+    try:
+        import torch
+
+        return max(1, torch.get_num_threads())
+    except ImportError:
+        return max(1, os.cpu_count() or 1)
+
+
+class OnnxFeatureEngine:
+    """crops (B,3,224,224) float32 ImageNet-normalised -> features (B,2048) float32 (numpy)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: Path, precision: str = "fp32", device: str = "cpu", threads: int | None = None):
+        ort = import_onnxruntime()
+        if ort is None:
+            raise ImportError("onnxruntime is not installed")
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")  # untested here (no GPU on the dev machine)
+        self.path = Path(path)
+        self.precision = precision
+        self.providers = providers
+        self.session = ort.InferenceSession(str(path), sess_options=session_options(ort, threads),
+                                            providers=providers)
+        self._input = EXPORT_SETTINGS["input"]
+
+    def __call__(self, crops: np.ndarray, batching=None) -> np.ndarray:
+        """batching is accepted for the engine interface and not used: ONNX Runtime on the CPU runs
+        the batch from its own memory arena; an allocation failure is raised as MemoryError."""
+        x = np.ascontiguousarray(crops, dtype=np.float32)
+        try:
+            return self.session.run(None, {self._input: x})[0]
+        except Exception as exc:  # onnxruntime's own exception types; memory failures -> MemoryError
+            if "alloc" in str(exc).lower():
+                raise MemoryError(f"onnxruntime: {exc}") from exc
+            raise
+
+    def describe(self) -> str:
+        return f"onnxruntime {self.precision} ({', '.join(self.providers)}) {self.path.name}"
+
+
+def verification_crops(n: int = VERIFY_CROPS, seed: int = 0) -> np.ndarray:
+    """Fixed pseudo-random crops (n,3,224,224) in the range of ImageNet-normalised pixels."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-2.0, 2.5, size=(n, 3, 224, 224)).astype(np.float32)
+
+
+def relative_error(got: np.ndarray, ref: np.ndarray) -> float:
+    """max |got - ref| / max |ref| over the whole batch."""
+    return float(np.abs(got - ref).max() / max(float(np.abs(ref).max()), 1e-12))
+
+
+def torch_reference(models, crops: np.ndarray) -> np.ndarray:
+    """The torch fp32 features of crops (today's path with the models' memory format, no autocast)."""
+    import torch
+
+    from backend.models.inference import extract_features
+
+    fp32 = dataclasses.replace(models.config, backbone_precision="fp32")
+    ref_models = dataclasses.replace(models, config=fp32)
+    return extract_features(ref_models, torch.from_numpy(crops)).cpu().numpy()
+
+
+def open_onnx_engine(models, log: Callable[[str], None] = lambda _m: None, device: str = "cpu",
+                     folder: Path | None = None) -> OnnxFeatureEngine:
+    """Export/reuse, open and verify -> an engine whose features match torch within VERIFY_BOUND."""
+    crops = verification_crops()
+    ref = torch_reference(models, crops)
+    for attempt in range(2):
+        path = cached_export(models.backbone, log, rebuild=attempt > 0, folder=folder)
+        try:
+            engine = OnnxFeatureEngine(path, device=device)
+            err = relative_error(engine(crops), ref)
+        except MemoryError:
+            raise
+        except Exception as exc:  # an unloadable file: rebuild it once
+            log(f"ONNX export: {path.name} does not load ({type(exc).__name__}: {exc})")
+            if attempt:
+                raise
+            continue
+        if err <= VERIFY_BOUND:
+            log(f"ONNX export verified against torch on {len(crops)} crops: relative difference {err:.1e} "
+                f"(bound {VERIFY_BOUND:.0e})")
+            return engine
+        log(f"ONNX export: {path.name} differs from torch by {err:.1e} relative (bound {VERIFY_BOUND:.0e})")
+    raise ExportMismatch(f"the ONNX export differs from torch by {err:.1e} relative even after a rebuild")

@@ -1,0 +1,270 @@
+"""Backbone engines side by side, the temporal stage, and `run` end to end per engine.
+
+Not a test: prints, in one invocation, crops/s of every engine and precision (ratios to the
+torch fp32 batch-32 path as it ran before malloc tuning, measured in the same run), how close
+each is to torch fp32 (relative max difference, INT8 as cosine), the temporal stage in frames/s,
+and `python -m backend run` end to end on CLIP (frames/s, ratio to backbone-only, peak RSS).
+
+    python benchmarks/bench_engines.py CLIP [--data-dir D] [--batch 32] [--crops 64] [--repeats 2]
+        [--e2e-frames 60] [--bbox X,Y,W,H] [--threads N] [--no-int8] [--no-e2e]
+
+The crops are CLIP's own (a centred box, or --bbox, on frames spread over the clip): the INT8
+calibration and its held-out check need real pixels. Model data are SYNTHETIC (random weights)
+unless --data-dir points at real data; speed does not depend on the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def clip_crops(clip: str, n: int, bbox: tuple[float, ...] | None) -> np.ndarray:
+    """n crops (n,3,224,224) from frames spread evenly over the clip."""
+    import cv2
+
+    from backend.crops import crop_batch
+
+    cap = cv2.VideoCapture(clip)
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or n
+    wanted = set(np.linspace(0, total - 1, n).astype(int).tolist())
+    crops, index = [], 0
+    while len(crops) < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if index in wanted:
+            h, w = frame.shape[:2]
+            box = (np.array([bbox[0] + bbox[2] / 2, bbox[1] + bbox[3] / 2, max(bbox[2:]), max(bbox[2:])])
+                   if bbox else np.array([w / 2, h / 2, min(w, h) * 0.8, min(w, h) * 0.8]))
+            crops.append(crop_batch(frame, box[None])[0])
+        index += 1
+    cap.release()
+    while len(crops) < n:  # a short clip: repeat
+        crops.append(crops[len(crops) % max(1, len(crops))])
+    return np.stack(crops).astype(np.float32)
+
+
+def throughput(fn, crops: np.ndarray, batch: int) -> tuple[float, float, int]:
+    """All crops in batches (after the caller's warm-up) -> (wall s, CPU s of this process, minor
+    page faults). CPU seconds and faults hardly depend on other processes' load; wall time does."""
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    for i in range(0, len(crops), batch):
+        fn(crops[i:i + batch])
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return wall, cpu, r1.ru_minflt - r0.ru_minflt
+
+
+def _best(a, b):
+    return b if a is None else (min(a[0], b[0]), min(a[1], b[1]), min(a[2], b[2]))
+
+
+def untuned_child(args) -> tuple[float, float, int]:
+    """torch fp32 at the run's batch in a child with glibc's malloc defaults -> best (wall, cpu, faults)."""
+    cmd = [sys.executable, __file__, args.clip, "--child-untuned", "--batch", str(args.batch),
+           "--crops", str(args.crops), "--repeats", str(args.repeats)]
+    if args.data_dir:
+        cmd += ["--data-dir", str(args.data_dir)]
+    env = dict(os.environ, TCMR_NO_MALLOC_TUNING="1", PYTHONPATH=str(ROOT))
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    return tuple(json.loads(out.strip().splitlines()[-1])["best"])
+
+
+def engines(models, args, crops):
+    """name -> (callable, batch); INT8 quantized on the first 2/3 of the crops."""
+    from backend.engines.cpu_features import detect
+    from backend.engines.onnx_engine import OnnxFeatureEngine, open_onnx_engine
+    from backend.engines.quantize import QuantSettings, choose_settings, quantize_model
+    from backend.engines.torch_engine import TorchFeatureEngine
+
+    out = {"torch fp32": (TorchFeatureEngine(models), args.batch),
+           "torch fp32 batch 8": (TorchFeatureEngine(models), 8),
+           "torch fp32 channels_last": (TorchFeatureEngine(models, "fp32", True), args.batch)}
+    cpu = detect()
+    if cpu.bf16:
+        out["torch bf16 channels_last"] = (TorchFeatureEngine(models, "bf16", True), args.batch)
+    ort = open_onnx_engine(models, print, folder=Path(args.tmp) / "onnx")
+    out["onnxruntime fp32"] = (ort, args.batch)
+    if not args.no_int8:
+        calib = crops[: 2 * len(crops) // 3]
+        for label, settings in (("QDQ U8S8 (chosen)", choose_settings(cpu)),
+                                ("QOperator U8S8", QuantSettings("QOperator", reduce_range=not cpu.vnni)),
+                                ("QDQ S8S8", QuantSettings("QDQ", "int8", "int8"))):
+            t0 = time.perf_counter()
+            path = quantize_model(ort.path, calib, Path(args.tmp) / f"int8_{len(out)}.onnx", settings)
+            print(f"INT8 {label}: quantized in {time.perf_counter() - t0:.1f} s")
+            out[f"onnxruntime int8 {label}"] = (OnnxFeatureEngine(path, "int8"), args.batch)
+    return out
+
+
+def bench_backbones(models, args, crops) -> dict[str, float]:
+    from backend.engines.onnx_engine import relative_error, torch_reference
+    from backend.engines.quantize import cosines
+
+    table = engines(models, args, crops)
+    held = crops[2 * len(crops) // 3:]
+    ref = torch_reference(models, held)
+    best: dict = {name: None for name in table}
+    for fn, batch in table.values():
+        fn(crops[:batch])  # warm-up
+    for _ in range(args.repeats):  # interleaved rounds: a burst of load hits every engine alike
+        for name, (fn, batch) in table.items():
+            best[name] = _best(best[name], throughput(fn, crops, batch))
+    n = len(crops)
+    untuned = untuned_child(args)
+    print(f"\n{'backbone engine':<42} {'crops/s':>8} {'x torch':>8} {'crops/CPU-s':>12} {'x torch':>8} "
+          f"{'faults/crop':>12}  accuracy vs torch fp32")
+    ref_wall, ref_cpu, _ = best["torch fp32"]
+    rows = [(f"torch fp32 batch {args.batch}, glibc malloc defaults", untuned, "reference path")]
+    for name, (fn, _batch) in table.items():
+        got = fn(held)
+        acc = (f"cosine min {cosines(got, ref).min():.5f}" if "int8" in name
+               else f"relative max diff {relative_error(got, ref):.1e}")
+        rows.append((name, best[name], acc))
+    for name, (wall, cpu, faults), acc in rows:
+        print(f"{name:<42} {n / wall:>8.2f} {ref_wall / wall:>8.2f} {n / cpu:>12.2f} {ref_cpu / cpu:>8.2f} "
+              f"{faults / n:>12.0f}  {acc}")
+    return {name: n / b[0] for name, b in best.items()}
+
+
+def bench_temporal(models, frames: int) -> float:
+    from backend.models.inference import regress_track
+
+    feats = np.random.default_rng(0).uniform(0, 1, (frames, 2048)).astype(np.float32)
+    regress_track(models, feats[:32])
+    t0 = time.perf_counter()
+    regress_track(models, feats)
+    fps = frames / (time.perf_counter() - t0)
+    print(f"\ntemporal stage (TCMR + regressor + SMPL, {frames}-frame track): {fps:.1f} frames/s")
+    return fps
+
+
+def run_child(argv: list[str]) -> dict:
+    """`python -m backend run ARGV --jsonl` -> its result event, peak RSS (MiB) and CPU seconds."""
+    cmd = [sys.executable, "-m", "backend", "run", *argv, "--jsonl"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    events = [json.loads(line) for line in proc.stdout]
+    _, _status, usage = os.wait4(proc.pid, 0)
+    if not events or events[-1]["event"] != "result":
+        raise SystemExit(f"run failed: {events[-1] if events else 'no output'}")
+    return {"result": events[-1], "peak_mib": usage.ru_maxrss / 1024.0,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "warnings": [e["code"] for e in events if e["event"] == "warning"]}
+
+
+def bench_e2e(args, data_dir: Path) -> None:
+
+    untuned = {"TCMR_NO_MALLOC_TUNING": "1"}
+    runs = [("today's default: torch fp32, glibc malloc", ["--engine", "torch"], untuned),
+            ("torch fp32 (malloc tuned)", ["--engine", "torch"], {}),
+            ("auto fp32 (onnxruntime)", ["--engine", "auto"], {})]
+    if not args.no_int8:
+        runs.append(("auto int8 (gated)", ["--engine", "auto", "--precision", "int8"], {}))
+    base = None
+    print(f"\n{'end to end (load excluded)':<44} {'frames/s':>9} {'x today':>8} {'/backbone-only':>15} "
+          f"{'peak MiB':>9} {'frames/CPU-s':>12} {'x today':>8}")
+    base_cpu = None
+    for label, extra, env in runs:
+        out = Path(args.tmp) / f"out_{len(label)}"
+        argv = [args.clip, "--out", str(out), "--data-dir", str(data_dir), "--end", str(args.e2e_frames),
+                "--batch-size", str(args.batch), *extra]
+        argv += ["--bbox", ",".join(map(str, args.bbox))] if args.bbox else []
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            run = run_child(argv)
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        res = run["result"]
+        e2e = sum(v for k, v in res["timings_s"].items() if k not in ("load", "backbone_in_features"))
+        fps = res["frames"] / e2e
+        base = base or fps
+        backbone_only = res["timings_s"]["backbone_in_features"]  # the same run's backbone calls
+        cpu_fps = res["frames"] / run["cpu_s"]  # CPU seconds of the whole child, load included
+        base_cpu = base_cpu or cpu_fps
+        print(f"{label:<44} {fps:>9.2f} {fps / base:>8.2f} {e2e / backbone_only:>15.2f} "
+              f"{run['peak_mib']:>9.0f} {cpu_fps:>12.2f} {cpu_fps / base_cpu:>8.2f}   "
+              f"[{res.get('engine', '?')}; warnings {','.join(run['warnings']) or '-'}]")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("clip")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--crops", type=int, default=64, help="crops per timing round (and calibration pool)")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--e2e-frames", type=int, default=60, help="frames of the clip for the end-to-end runs")
+    p.add_argument("--bbox", default=None, help="X,Y,W,H person box (default: detection in e2e, centre crop)")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--no-int8", action="store_true")
+    p.add_argument("--no-e2e", action="store_true")
+    p.add_argument("--child-untuned", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    args.bbox = tuple(float(v) for v in args.bbox.split(",")) if args.bbox else None
+    from backend.engines.malloc_tuning import tune_malloc
+
+    tuned = tune_malloc()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from bench_pipeline import _data_dir
+
+    from backend.engines.cpu_features import detect
+    from backend.models.loading import load_models
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args.tmp = tmp
+        data_dir = Path(args.data_dir) if args.data_dir else _data_dir(Path(tmp))
+        if not args.child_untuned and not args.no_e2e:  # first, while this process is small: a
+            bench_e2e(args, data_dir)  # child's peak RSS (wait4) includes what it forked from
+        models = load_models(data_dir, "cpu")
+        crops = clip_crops(args.clip, args.crops, args.bbox)
+        if args.child_untuned:
+            from backend.engines.torch_engine import TorchFeatureEngine
+
+            fn = TorchFeatureEngine(models)
+            fn(crops[:args.batch])
+            best = None
+            for _ in range(args.repeats):
+                best = _best(best, throughput(fn, crops, args.batch))
+            print(json.dumps({"best": best}))
+            return
+        cpu = detect()
+        load = os.getloadavg()
+        now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        print(f"{now}  CPU {cpu.model} ({os.cpu_count()} cores, "
+              f"torch capability {cpu.torch_capability}, bf16 {'yes' if cpu.bf16 else 'no'}, "
+              f"VNNI {'yes' if cpu.vnni else 'no'}), load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {tuned[1]}")
+        print(f"weights: {'SYNTHETIC (random) - speed only' if models.synthetic else data_dir}")
+        if not cpu.bf16:
+            print(f"bf16 not measured: {cpu.bf16_reason()}")
+        bench_backbones(models, args, crops)
+        bench_temporal(models, 128)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process (every engine loaded): {peak:.0f} MiB")
+        print(f"\nload average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Fixtures for the engine tests: the synthetic network (real-size ResNet-50, random weights) and
+ONE verified ONNX export of it per test session, in a temporary cache folder."""
+
+from __future__ import annotations
+
+import pytest
+
+
+class LogReporter:
+    """Collects what an engine reports: warnings as (code, message, hint), log lines as text."""
+
+    def __init__(self) -> None:
+        self.warnings: list[tuple[str, str, str]] = []
+        self.lines: list[str] = []
+
+    def warning(self, code: str, message: str, hint: str = "") -> None:
+        self.warnings.append((code, message, hint))
+
+    def log(self, message: str) -> None:
+        self.lines.append(message)
+
+    def codes(self) -> list[str]:
+        return [w[0] for w in self.warnings]
+
+
+@pytest.fixture(scope="session")
+def models(model_data_dir):
+    from backend.models.loading import load_models
+
+    return load_models(model_data_dir, "cpu", backbone=True)
+
+
+@pytest.fixture(scope="session")
+def onnx_export(models, tmp_path_factory):
+    """(folder, engine, log lines) of the session's export, verified against torch."""
+    pytest.importorskip("onnxruntime")
+    from backend.engines.onnx_engine import open_onnx_engine
+
+    folder = tmp_path_factory.mktemp("onnx_cache") / "onnx"
+    rep = LogReporter()
+    engine = open_onnx_engine(models, rep.log, folder=folder)
+    return folder, engine, rep.lines
