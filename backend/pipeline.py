@@ -75,7 +75,7 @@ class RunConfig:
     box_smoothing: bool = run_options.default("box_smoothing")  # zero-lag crop-box smoothing; False: official
     native_windows: bool = run_options.default("native_windows")  # True: 16 consecutive frames at any fps
     min_person_height: float = run_options.default("min_person_height")  # HOG: smallest person, frame height
-    engine: str = run_options.default("engine")  # backbone engine: auto | torch | onnxruntime (backend.engines)
+    engine: str = run_options.default("engine")  # auto | torch | onnxruntime (backend.engines)
     precision: str = run_options.default("precision")  # backbone precision: fp32 | bf16 | int8
 
     def __post_init__(self) -> None:
