@@ -25,6 +25,7 @@ import numpy as np
 
 from backend import __version__, run_options
 from backend.camera import crop_cam_to_transl, default_focal
+from backend.confidence import confidence_arrays
 from backend.crops import crop_batch
 from backend.errors import BackendError, Code
 from backend.events import Reporter
@@ -35,7 +36,7 @@ from backend.tracking import Track, fixed_track
 from backend.video import FrameSource
 
 MAIN_PERSON_MODES = run_options.OPTIONS["main_person"].choices  # ("none", "longest", "largest")
-REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d")  # the per-frame outputs a result keeps
+REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d", "branch_rotmat")  # the per-frame outputs kept
 FOCAL_RULE = ("sqrt(W^2 + H^2) px: the image diagonal, a ~53 degree diagonal field of view (CLIFF's "
               "assumption for an unknown camera); TCMR's own 5000 px on a 224 crop is a near-orthographic "
               "stand-in, not a lens")
@@ -398,6 +399,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
             arrays = track_arrays(track.frames, pose, out["betas"], transl, out["pred_cam"], track.boxes,
                                   joints3d, rest_joints(models.smpl_data, betas),
                                   feats if config.save_features else None)
+            arrays.update(confidence_arrays(out, arrays, track.interpolated, (info.width, info.height)))
             name = writer.write_track(track.id, arrays)
             entries.append({"id": int(track.id), "file": name, "num_frames": len(track),
                             "first_frame": int(track.frames[0]), "last_frame": int(track.frames[-1]),
