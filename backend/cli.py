@@ -19,7 +19,7 @@ import traceback
 from backend.errors import BackendError, Code
 from backend.events import Reporter
 
-COMMANDS = ("run", "regress", "check", "selftest", "evaluate")
+COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "edit")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -27,6 +27,7 @@ class Code(StrEnum):
     DB_INVALID = "DB_INVALID"  # evaluation database unreadable or not in the official layout
     RESULT_INVALID = "RESULT_INVALID"  # a result directory is missing, partial or malformed
     RESULT_TOO_NEW = "RESULT_TOO_NEW"  # result format newer than this reader
+    FEATURES_MISSING = "FEATURES_MISSING"  # an edit needs the saved per-frame features (run --save-features)
     INTERNAL = "INTERNAL"  # a bug: please report with the log
 
 
