@@ -18,7 +18,7 @@ from . import run_options
 DEVICES = ("auto", "cpu", "cuda")
 # The run options the add-on sets (RunConfig names); their flags, choices and defaults come from
 # the backend's table (core.run_options).
-RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox")
+RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox", "save_features")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class RunSettings:
     main_person: str = run_options.option("main_person").panel_default  # none = every person
     smooth: str = run_options.option("smooth").panel_default  # oneeuro in the add-on, none in the CLI
     bbox: tuple[int, int, int, int] | None = None  # one fixed person box (x, y, w, h) px: no detection
+    save_features: bool = run_options.option("save_features").panel_default  # on: results can be edited
 
     def key_fields(self) -> dict:
         """The settings that change the result (no paths: the video enters by content hash)."""
@@ -74,6 +75,8 @@ def _option_argv(name: str, value) -> list[str]:
         return []
     if opt.choices is not None and value not in opt.choices:
         raise ValueError(f"{name} must be one of {opt.choices}, not {value!r}")
+    if opt.type == "bool":
+        return [opt.flag] if value else []
     if opt.type == "bbox":
         return [opt.flag, ",".join(str(int(v)) for v in value)]
     return [opt.flag, str(int(value)) if opt.type == "int" else str(value)]
