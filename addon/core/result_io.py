@@ -69,7 +69,7 @@ class Track:
     """One person's motion (Contract 3 keys used by the add-on), float64 arrays.
 
     frame_index (T,) int64 strictly increasing | global_orient (T,3) | body_pose (T,23,3)
-    betas (10,) | transl (T,3) | joints_rest (24,3) or None
+    betas (10,) | transl (T,3) | joints_rest (24,3) or None | confidence (T,24) in [0,1] or None
     """
 
     id: int
@@ -79,6 +79,7 @@ class Track:
     betas: np.ndarray
     transl: np.ndarray
     joints_rest: np.ndarray | None
+    confidence: np.ndarray | None = None  # optional key (docs/confidence_and_editing.md)
 
 
 def _number(value, what: str, positive: bool = True) -> float:
@@ -185,6 +186,8 @@ def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
             }
             joints_rest = (_array(npz, "joints_rest", (24, 3), entry.file).astype(np.float64)
                            if "joints_rest" in npz.files else None)
+            confidence = (np.clip(_array(npz, "confidence", (t, 24), entry.file).astype(np.float64), 0, 1)
+                          if "confidence" in npz.files else None)
     except AddonError:
         raise
     except (OSError, ValueError, EOFError) as exc:
@@ -197,7 +200,7 @@ def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
                  global_orient=arrays["global_orient"].astype(np.float64),
                  body_pose=arrays["body_pose"].astype(np.float64),
                  betas=arrays["betas"].astype(np.float64),
-                 transl=arrays["transl"].astype(np.float64), joints_rest=joints_rest)
+                 transl=arrays["transl"].astype(np.float64), joints_rest=joints_rest, confidence=confidence)
 
 
 def load_all_tracks(info: ResultInfo) -> list[Track]:
