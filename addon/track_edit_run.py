@@ -20,6 +20,7 @@ from . import jobs, resolve
 from .core import backend_cmd
 from .core.confidence_ranges import scene_to_video_frame
 from .core.errors import AddonError
+from .importer import import_result
 
 KINDS = {"merge": 2, "split": 1, "swap": 2, "delete": 1}  # edit -> number of characters
 WITH_FRAME = ("split", "swap")
@@ -87,8 +88,6 @@ def _old_objects(source: str) -> tuple[list, list]:
 
 def replace_characters(context, source: str, out: str, data_dir: str = "") -> list[str]:
     """Import `out`, then remove the characters (and camera) imported from `source`."""
-    from .importer import import_result
-
     report = import_result(context, out, data_dir, set_scene=False)
     objs, colls = _old_objects(source)
     for obj in objs:

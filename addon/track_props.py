@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import bpy
 import numpy as np
 
 from . import anim_shim
@@ -41,7 +42,5 @@ def confidence_curves(arm_obj, track: Track, frames: np.ndarray) -> list[anim_sh
 
 def tag_result(armature_names: list[str], directory) -> None:
     """Record the result directory the characters were imported from (for the track editor)."""
-    import bpy
-
     for name in armature_names:
         bpy.data.objects[name]["tcmr_result_dir"] = str(directory)
