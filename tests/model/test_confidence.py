@@ -81,3 +81,17 @@ def test_branches_that_ignore_the_feature_give_full_confidence(models):
     out = regress_track(replace(models, tcmr=tcmr), make_features(4, seed=1))
     assert out["branch_rotmat"].shape == (4, 3, 24, 3, 3)
     np.testing.assert_allclose(conf.track_confidence(out["branch_rotmat"]), 1.0, atol=1e-6)
+
+
+def test_branch_rotations_match_the_float64_reference(models, gen_state):
+    """branch_rotmat[:, k] = the official regressor (IEF) on branch k's feature alone, k = past,
+    current, future: checked against the independent float64 reference of tests/model/reference.py."""
+    from backend.models.inference import regress_track
+    from tests.model.reference import encoder_branches, ief, sixd_to_rotmat, windows_for
+
+    feats = make_features(17, seed=3)  # row 8 has the real window, the others static
+    ours = regress_track(models, feats)["branch_rotmat"]
+    win = feats.astype(np.float64)[np.array(windows_for(17))]  # (17, 16, 2048)
+    for k, g in enumerate(encoder_branches(win, gen_state)):
+        pose6d, _, _ = ief(g, gen_state)
+        np.testing.assert_allclose(ours[:, k], sixd_to_rotmat(pose6d), atol=2e-5)
