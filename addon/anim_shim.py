@@ -60,6 +60,28 @@ def write_action(id_data, action_name: str, curves: Iterable[Curve]):
     (an Object or a shape-key Key) and fill it with `curves`. Returns the action."""
     action = bpy.data.actions.new(action_name)
     fcurves, groups = _fcurve_container(action, id_data)
+    _fill(fcurves, groups, curves)
+    return action
+
+
+def add_curves(id_data, action_name: str, curves: Iterable[Curve]):
+    """Add `curves` to the action (and slot) already animating `id_data`; without one, like
+    write_action. Returns the action."""
+    anim = id_data.animation_data
+    action = None if anim is None else anim.action
+    if action is None or (SLOTTED_ACTIONS and anim.action_slot is None):
+        return write_action(id_data, action_name, curves)
+    if not SLOTTED_ACTIONS:
+        _fill(action.fcurves, action.groups, curves)
+        return action
+    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+    bag = strip.channelbag(anim.action_slot, ensure=True)
+    _fill(bag.fcurves, bag.groups, curves)
+    return action
+
+
+def _fill(fcurves, groups, curves: Iterable[Curve]) -> None:
     linear = _linear_enum()
     made_groups = {}
     for curve in curves:
@@ -78,7 +100,6 @@ def write_action(id_data, action_name: str, curves: Iterable[Curve]):
         fc.keyframe_points.foreach_set("co", co)
         fc.keyframe_points.foreach_set("interpolation", np.full(n, linear, dtype=np.int32))
         fc.update()
-    return action
 
 
 def action_fcurves(id_data) -> list:
@@ -157,3 +178,25 @@ def revert_assignment(id_data, saved: Assignment | None) -> None:
     if SLOTTED_ACTIONS and saved.action is not None:
         anim.action_slot = saved.slot
     anim.use_nla = saved.use_nla
+
+
+def remove_curves(id_data, data_paths) -> int:
+    """Remove the F-curves on any of `data_paths` from the action (and slot) animating
+    `id_data`. Returns how many were removed."""
+    anim = id_data.animation_data
+    if anim is None or anim.action is None:
+        return 0
+    paths = set(data_paths)
+    if not SLOTTED_ACTIONS:
+        bags = [anim.action.fcurves]
+    else:
+        if anim.action_slot is None:
+            return 0
+        bags = [strip.channelbag(anim.action_slot) for layer in anim.action.layers for strip in layer.strips]
+        bags = [bag.fcurves for bag in bags if bag is not None]
+    removed = 0
+    for fcurves in bags:
+        for fc in [fc for fc in fcurves if fc.data_path in paths]:
+            fcurves.remove(fc)
+            removed += 1
+    return removed

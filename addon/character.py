@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from . import anim_shim, track_props
+from . import anim_shim, contact_curves, track_props
 from .core import rig_math
 from .core.result_io import Track
 from .core.skeleton import JOINT_NAMES, PARENTS
@@ -133,9 +133,14 @@ def _add_shape_keys(obj, model: SmplModel, betas: np.ndarray, pose_correctives: 
 
 
 def _pose_curves(track: Track, j0: np.ndarray, frames: np.ndarray) -> list[anim_shim.Curve]:
-    """Bone rotation curves (24 x 4) and the pelvis location curves (3)."""
-    root_q, root_loc = rig_math.root_transform(track.global_orient, track.transl, j0)  # (T,4), (T,3)
-    body_q = rig_math.axis_angle_to_quat(track.body_pose)  # (T,23,4)
+    """Bone rotation curves (24 x 4) and the pelvis location curves (3): the world motion when the
+    result was grounded, else the camera-frame motion turned to the scene (Z up)."""
+    if track.world_global_orient is not None:
+        root_q, root_loc = rig_math.world_root_transform(track.world_global_orient, track.world_transl, j0)
+        body_q = rig_math.axis_angle_to_quat(track.world_body_pose)  # (T,23,4)
+    else:
+        root_q, root_loc = rig_math.root_transform(track.global_orient, track.transl, j0)  # (T,4), (T,3)
+        body_q = rig_math.axis_angle_to_quat(track.body_pose)  # (T,23,4)
     quats = np.concatenate([root_q[:, None], body_q], axis=1)  # (T,24,4)
     quats = rig_math.quat_continuity(quats)
     curves = []
@@ -148,7 +153,8 @@ def _pose_curves(track: Track, j0: np.ndarray, frames: np.ndarray) -> list[anim_
 
 
 def _corrective_curves(track: Track, frames: np.ndarray) -> list[anim_shim.Curve]:
-    weights = rig_math.pose_corrective_weights(track.body_pose)  # (T,207)
+    pose = track.world_body_pose if track.world_body_pose is not None else track.body_pose
+    weights = rig_math.pose_corrective_weights(pose)  # (T,207)
     return [anim_shim.Curve(f'key_blocks["{shape_key_name("Pose", k)}"].value', 0, "Pose correctives",
                             frames, weights[:, k]) for k in range(NUM_POSE_BASIS)]
 
@@ -167,6 +173,7 @@ def build_character(context, model: SmplModel, track: Track, collection, name: s
     frames = timing.scene_frames(track.frame_index)  # (T,)
     anim_shim.write_action(arm_obj, f"{arm_obj.name} motion", _pose_curves(track, joints[0], frames)
                            + track_props.confidence_curves(arm_obj, track, frames))
+    contact_curves.add_contact_curves(arm_obj, getattr(track, "contact", None), frames)
     if options.pose_correctives:
         anim_shim.write_action(mesh_obj.data.shape_keys, f"{arm_obj.name} correctives",
                                _corrective_curves(track, frames))

@@ -26,6 +26,7 @@ from .core.errors import AddonError
 from .core.result_io import load_all_tracks, read_result
 from .core.smpl_model import SmplModelError, load_smpl_model
 from .scene_camera import apply_scene_settings, build_camera
+from .world_import import build_floor
 
 SMPL_FILE = "SMPL_NEUTRAL.pkl"
 _REST_JOINT_TOLERANCE = 0.005  # metres; beyond this the result came from another SMPL file
@@ -41,6 +42,7 @@ class ImportReport:
     armatures: list[str] = field(default_factory=list)  # armature object names, track order
     camera: str = ""
     warnings: list[str] = field(default_factory=list)
+    floor: str = ""  # the floor plane object of a grounded result, if one was built
 
 
 def collection_name(result_name: str, track_id: int) -> str:
@@ -104,7 +106,7 @@ def _rest_joint_warnings(model, tracks) -> list[str]:
 
 
 def _build(context, info, tracks, model, options: CharacterOptions, set_scene: bool,
-           report: ImportReport) -> None:
+           report: ImportReport, floor_plane: bool) -> None:
     """Camera, one character per track, then the scene settings (all new datablocks)."""
     scene = context.scene
     root = bpy.data.collections.new(f"TCMR {info.name}")
@@ -118,6 +120,8 @@ def _build(context, info, tracks, model, options: CharacterOptions, set_scene: b
         root.children.link(coll)
         arm = build_character(context, model, track, coll, f"TCMR track {track.id}", options, timing)
         report.armatures.append(arm.name)
+    if floor_plane and info.world is not None and info.world.ground_found:
+        report.floor = build_floor(info, tracks, root).name
     if set_scene:
         apply_scene_settings(scene, info, timing, max(int(t.frame_index[-1]) for t in tracks))
         scene.camera = camera
@@ -132,8 +136,9 @@ def _select(context, name: str) -> None:
 
 
 def import_result(context, directory: str, data_dir: str = "", options: CharacterOptions | None = None,
-                  set_scene: bool = True) -> ImportReport:
-    """Build the characters and camera of a result directory. Raises AddonError on bad input;
+                  set_scene: bool = True, floor_plane: bool = True) -> ImportReport:
+    """Build the characters and camera of a result directory (in the world when the result is
+    grounded; `floor_plane`: a shadow-catcher plane at z = 0 then). Raises AddonError on bad input;
     on any failure nothing is added and the scene's settings are as before. Used by the
     operator and by the other operators (process, re-import) and scripts."""
     options = options or CharacterOptions()
@@ -149,7 +154,7 @@ def import_result(context, directory: str, data_dir: str = "", options: Characte
     before = _snapshot()
     saved = _scene_settings(context.scene)
     try:
-        _build(context, info, tracks, model, options, set_scene, report)
+        _build(context, info, tracks, model, options, set_scene, report, floor_plane)
     except BaseException:
         _remove_new(before)
         _restore_scene(context.scene, saved)

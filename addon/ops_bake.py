@@ -22,7 +22,7 @@ from bpy.props import (
 )
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
-from . import retarget
+from . import retarget, target_foot_ik
 from .core import bone_maps
 from .core.skeleton import JOINT_NAMES
 
@@ -117,6 +117,9 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
                                description="A rig that faces +Y or sideways performs the motion "
                                            "towards its own front")
     action_name: StringProperty(name="Action name", description="Empty: '<rig>|<source action>'")
+    keep_feet_planted: BoolProperty(name="Keep feet planted", default=True,
+                                    description="Leg IK on the rig after the bake: feet planted in the "
+                                                "source's contact curves stay where they are")
 
     def execute(self, context):
         source = bpy.data.objects.get(self.source)
@@ -151,6 +154,8 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
         except retarget.RetargetError as exc:
             self.report({"ERROR"}, f"{exc}. {exc.hint}" if exc.hint else str(exc))
             return {"CANCELLED"}
+        if self.keep_feet_planted:
+            self._report_feet(target_foot_ik.keep_feet_planted(context, source, target, mapping, start, end))
         if result.turned_degrees:
             self.report({"INFO"}, f"{target.name} faces {result.turned_degrees:+.0f} degrees from the "
                                   "source: the motion was turned to its front")
@@ -163,6 +168,13 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
         self.report({"INFO"}, f"Baked {result.frames} frames onto {target.name} as action "
                               f"'{result.action_name}' (root scale {result.root_scale:.3f})")
         return {"FINISHED"}
+
+
+    def _report_feet(self, feet: dict) -> None:
+        if feet["unreached"]:
+            self.report({"WARNING"}, f"{feet['unreached']} planted frames were out of the legs' reach")
+        elif feet["legs"]:
+            self.report({"INFO"}, f"Kept {feet['legs']} planted feet in place ({feet['frames']} frames)")
 
 
 # ------------------------------------------------------------------ bone-map editor
@@ -190,6 +202,7 @@ class TCMR_BakeSettings(bpy.types.PropertyGroup):
     root_scale: FloatProperty(name="Root scale", default=0.0, min=0.0)
     root_origin: EnumProperty(name="Root origin", items=ROOT_ORIGIN_ITEMS, default="FIRST_FRAME")
     match_facing: BoolProperty(name="Match facing", default=True)
+    keep_feet_planted: BoolProperty(name="Keep feet planted", default=True)
     show_mapping: BoolProperty(name="Bone map", default=False)
 
 

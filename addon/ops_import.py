@@ -31,6 +31,8 @@ class TCMR_OT_import_result(bpy.types.Operator):
         description="Key SMPL's 207 pose-corrective shape keys per frame (exact body; heavier scene)")
     set_scene: BoolProperty(name="Match scene to video", default=True,
                             description="Set fps, frame range, resolution and active camera from the video")
+    floor_plane: BoolProperty(name="Floor plane", default=True,
+                              description="Grounded results: a shadow-catcher plane at the floor (z = 0)")
 
     def invoke(self, context, event):
         context.window_manager.fileselect_add(self)
@@ -40,7 +42,8 @@ class TCMR_OT_import_result(bpy.types.Operator):
         directory = self.filepath or self.directory
         try:
             report = import_result(context, directory, self.data_dir,
-                                   CharacterOptions(pose_correctives=self.pose_correctives), self.set_scene)
+                                   CharacterOptions(pose_correctives=self.pose_correctives), self.set_scene,
+                                   self.floor_plane)
         except AddonError as exc:
             self.report({"ERROR"}, exc.report_text())
             return {"CANCELLED"}

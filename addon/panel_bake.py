@@ -48,6 +48,7 @@ class TCMR_PT_bake(bpy.types.Panel):
         col.prop(settings, "root_origin")
         col.prop(settings, "root_scale")
         col.prop(settings, "match_facing")
+        col.prop(settings, "keep_feet_planted")
 
         row = layout.row()
         row.scale_y = 1.4
@@ -61,7 +62,7 @@ class TCMR_PT_bake(bpy.types.Panel):
         if settings.preset == "CUSTOM":
             op.mapping = bone_maps.to_json(editor_mapping(settings))
         for name in ("use_source_range", "frame_start", "frame_end", "keying", "tolerance", "in_place",
-                     "root_origin", "root_scale", "match_facing"):
+                     "root_origin", "root_scale", "match_facing", "keep_feet_planted"):
             setattr(op, name, getattr(settings, name))
 
     @staticmethod

@@ -33,7 +33,12 @@ class TCMR_PT_main(bpy.types.Panel):
             row.prop(ui, "frame_end")
         layout.prop(ui, "people")
         layout.prop(ui, "smoothing")
+        layout.prop(ui, "model")
         layout.prop(ui, "bbox")
+        layout.prop(ui, "ground")
+        row = layout.row()
+        row.enabled = ui.ground
+        row.prop(ui, "foot_lock")
         layout.prop(ui, "use_cache")
 
         data = resolve.data_dir(prefs)

@@ -11,6 +11,8 @@ _PEOPLE = run_options.option("main_person")
 _SMOOTHING = run_options.option("smooth")
 PEOPLE_ITEMS = _PEOPLE.enum_items()
 SMOOTHING_ITEMS = _SMOOTHING.enum_items()
+_MODEL = run_options.option("model")
+MODEL_ITEMS = _MODEL.enum_items()
 
 
 class TCMR_ProcessSettings(bpy.types.PropertyGroup):
@@ -23,9 +25,16 @@ class TCMR_ProcessSettings(bpy.types.PropertyGroup):
                            description="Video frame after the last one processed")
     people: EnumProperty(name="People", items=PEOPLE_ITEMS, default=_PEOPLE.panel_default)
     smoothing: EnumProperty(name="Smoothing", items=SMOOTHING_ITEMS, default=_SMOOTHING.panel_default)
+    model: EnumProperty(name="Model", items=MODEL_ITEMS, default=_MODEL.panel_default)
     bbox: StringProperty(name="Person Box", default="",
                          description="Optional x,y,w,h in pixels: follow one person inside this fixed box "
                                      "(skips detection)")
+    ground: BoolProperty(name="Find the Floor", default=True,
+                         description="Put the motion in a world: the floor at z = 0 under planted feet "
+                                     "and the camera where it stood (static camera)")
+    foot_lock: BoolProperty(name="Lock Planted Feet", default=True,
+                            description="With Find the Floor: detect foot contacts and keep planted "
+                                        "feet in place (no sliding); off keeps the feet as they came")
     use_cache: BoolProperty(name="Reuse Earlier Results", default=True,
                             description="Re-import at once when this clip was processed with the same "
                                         "settings")

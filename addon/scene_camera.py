@@ -13,6 +13,7 @@ import bpy
 
 from .core import rig_math
 from .core.result_io import ResultInfo
+from .world_import import place_camera
 
 SENSOR_MM = 36.0
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -121,6 +122,7 @@ def build_camera(name: str, info: ResultInfo, collection):
     obj.rotation_mode = "XYZ"
     obj.rotation_euler = (math.pi / 2.0, 0.0, 0.0)
     collection.objects.link(obj)
+    place_camera(obj, info)  # a grounded result: where the camera stood in the world
     warning, clip = _attach_background(cam_data, info.video.path)
     if clip is None:
         timing, note = rig_math.choose_timing(info.video.fps, info.video.frame_count)

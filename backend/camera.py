@@ -25,7 +25,11 @@ import math
 
 import numpy as np
 
-BOX_SCALE = 1.2  # the crop covers the box side x 1.2 (backend.crops.BOX_SCALE)
+from backend.crops import BOX_SCALE
+
+FOCAL_RULE = ("sqrt(W^2 + H^2) px: the image diagonal, a ~53 degree diagonal field of view (CLIFF's "
+              "assumption for an unknown camera); TCMR's own 5000 px on a 224 crop is a near-orthographic "
+              "stand-in, not a lens")
 
 
 def default_focal(width: int, height: int) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import signal
 import sys
 import traceback
@@ -19,7 +20,11 @@ import traceback
 from backend.errors import BackendError, Code
 from backend.events import Reporter
 
-COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "edit")
+COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "ground", "train", "make-db", "edit")
+
+
+def _module_name(command: str) -> str:
+    return command.replace("-", "_")  # make-db -> backend.commands.make_db
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,11 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m backend", description="TCMR video motion capture backend")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
-        module = importlib.import_module(f"backend.commands.{name}")
+        module = importlib.import_module(f"backend.commands.{_module_name(name)}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         add_common_arguments(cmd)
         module.add_arguments(cmd)
     return parser
+
+
+def check_finite(args: argparse.Namespace) -> None:
+    """Every float option of every command must be a finite number (float("inf") / "nan" parse);
+    each command's own checks then bound the range. BAD_ARGUMENT before anything loads."""
+    for name, value in vars(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            option = "--" + name.replace("_", "-")
+            raise BackendError(Code.BAD_ARGUMENT, f"{option} must be a finite number, got {value}",
+                               f"Give {option} an ordinary number, e.g. 30.")
 
 
 class Cancelled(KeyboardInterrupt):
@@ -64,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     reporter = Reporter(jsonl=wants_jsonl)
     try:
         args = build_parser().parse_args(argv)
+        check_finite(args)
     except BackendError as exc:
         reporter.error(exc)
         return 2
@@ -71,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if threading_main():
         signal.signal(signal.SIGTERM, _on_sigterm)
-    module = importlib.import_module(f"backend.commands.{args.command}")
+    module = importlib.import_module(f"backend.commands.{_module_name(args.command)}")
+    # A command may hand the protocol to another reporter (train: only distributed rank 0 speaks).
+    reporter = getattr(module, "reporter_for", lambda r: r)(reporter)
     try:
         device = "none"
         if module.NEEDS_DEVICE:

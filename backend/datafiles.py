@@ -52,6 +52,26 @@ ALL_FILES: tuple[DataFile, ...] = (
     SMPL_NEUTRAL, J_REGRESSOR_EXTRA, J_REGRESSOR_H36M, SMPL_MEAN_PARAMS, SPIN_CHECKPOINT, TCMR_CHECKPOINT,
 )
 
+# Optional files: not needed by the default TCMR model, so `check` reports them without failing.
+VIBE_RELEASE = ("the VIBE release (mkocabas/VIBE: demo.py downloads it via lib/utils/demo_utils.py "
+                "download_ckpt into data/vibe_data/)")
+VIBE_CHECKPOINT = DataFile(
+    "vibe_model_wo_3dpw.pth.tar", "VIBE temporal encoder and regressor weights (--model vibe; the "
+    "official demo's model, trained without 3DPW)", VIBE_RELEASE, ())
+VIBE_CHECKPOINT_3DPW = DataFile(
+    "vibe_model_w_3dpw.pth.tar", "VIBE weights trained with 3DPW (--model vibe uses it when the "
+    "wo_3dpw file is absent)", VIBE_RELEASE, ())
+OPTIONAL_FILES: tuple[DataFile, ...] = (VIBE_CHECKPOINT, VIBE_CHECKPOINT_3DPW)
+
+
+def vibe_checkpoint(folder: Path) -> Path:
+    """The VIBE checkpoint `--model vibe` uses in a data folder: the demo's vibe_model_wo_3dpw,
+    else vibe_model_w_3dpw (the path of the former when neither exists)."""
+    for file in OPTIONAL_FILES:
+        if (folder / file.name).is_file():
+            return folder / file.name
+    return folder / VIBE_CHECKPOINT.name
+
 
 def default_data_dir() -> Path:
     """$TCMR_DATA_DIR if set, else the per-user data folder (platformdirs) + /base_data."""
@@ -68,8 +88,23 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     path = Path(data_dir).expanduser() if data_dir else default_data_dir()
     if not (path / SMPL_NEUTRAL.name).exists() and (path / "base_data").is_dir():
         path = path / "base_data"
+    elif not (path / SMPL_NEUTRAL.name).exists() and (path / "vibe_data").is_dir():
+        path = path / "vibe_data"  # a VIBE checkout's `data` folder
     return path.resolve()
 
 
 def files_for(command: str) -> tuple[DataFile, ...]:
     return tuple(f for f in ALL_FILES if command in f.required_for)
+
+
+def checkpoint_path(checkpoint: str | os.PathLike | None) -> Path | None:
+    """`--checkpoint PATH` of run/regress -> the resolved file, or None for the folder's default."""
+    if not checkpoint:
+        return None
+    from backend.errors import BackendError, Code
+
+    path = Path(checkpoint).expanduser().resolve()
+    if not path.is_file():
+        raise BackendError(Code.INPUT_NOT_FOUND, f"checkpoint not found: {path}",
+                           "Pass a TCMR checkpoint's path, e.g. a `train` run's checkpoint_best.pth.tar.")
+    return path

@@ -44,6 +44,26 @@ class DetectorConfig:
     onnx_input_size: int = 640  # square network input of the ONNX model
 
 
+HOG_WINDOW = (64, 128)  # width, height of OpenCV's default people detector window, pixels
+
+
+def check_frame_size(width: int, height: int, config: DetectorConfig) -> None:
+    """Raise NO_PERSON (hint: --bbox) when frames of width x height cannot go through the detector:
+    HOG needs its 64x128 window inside the downscaled frame, the ONNX letterbox at least 1 px."""
+    if config.onnx_path:
+        scale = config.onnx_input_size / max(width, height)
+        need, what = (1, 1), f"{config.onnx_input_size} px letterbox"
+    else:
+        scale = min(1.0, config.max_side / max(width, height))
+        need, what = HOG_WINDOW, f"HOG window of {HOG_WINDOW[0]}x{HOG_WINDOW[1]} px"
+    small = (round(width * scale), round(height * scale))
+    if small[0] < need[0] or small[1] < need[1]:
+        raise BackendError(Code.NO_PERSON,
+                           f"person detection cannot run on {width}x{height} frames: scaled to "
+                           f"{small[0]}x{small[1]} for detection, they do not hold the {what}",
+                           "Give the person's box with --bbox X,Y,W,H (pixels), which skips detection.")
+
+
 def empty_detections() -> Detections:
     return np.zeros((0, 5), dtype=np.float32)
 
@@ -92,6 +112,7 @@ class HogDetector:
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
 
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
+        check_frame_size(frame_bgr.shape[1], frame_bgr.shape[0], self.config)
         scale = min(1.0, self.config.max_side / max(frame_bgr.shape[:2]))
         small = frame_bgr if scale == 1.0 else cv2.resize(frame_bgr, None, fx=scale, fy=scale,
                                                           interpolation=cv2.INTER_AREA)
@@ -153,6 +174,7 @@ class OnnxDetector:
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         size = self.config.onnx_input_size
         height, width = frame_bgr.shape[:2]
+        check_frame_size(width, height, self.config)
         scale, _, _ = letterbox_params(height, width, size)
         canvas = np.full((size, size, 3), 114, dtype=np.uint8)
         resized = cv2.resize(frame_bgr, (round(width * scale), round(height * scale)))

@@ -23,10 +23,12 @@ class Code(StrEnum):
     CUDA_UNAVAILABLE = "CUDA_UNAVAILABLE"  # --device cuda without a usable CUDA torch
     OUT_OF_MEMORY = "OUT_OF_MEMORY"  # still out of memory after retrying smaller batches
     OUTPUT_UNWRITABLE = "OUTPUT_UNWRITABLE"  # --out cannot be created or written
+    OUTPUT_BUSY = "OUTPUT_BUSY"  # another live run holds --out's lock file
     CANCELLED = "CANCELLED"  # SIGINT/SIGTERM: the run stopped, nothing half-written kept
     DB_INVALID = "DB_INVALID"  # evaluation database unreadable or not in the official layout
     RESULT_INVALID = "RESULT_INVALID"  # a result directory is missing, partial or malformed
     RESULT_TOO_NEW = "RESULT_TOO_NEW"  # result format newer than this reader
+    TRAINING_DIVERGED = "TRAINING_DIVERGED"  # the training loss became NaN/infinite
     FEATURES_MISSING = "FEATURES_MISSING"  # an edit needs the saved per-frame features (run --save-features)
     INTERNAL = "INTERNAL"  # a bug: please report with the log
 

@@ -10,16 +10,19 @@ set, then the C- or F-ordered data. Arrays of Python objects are instead written
 protocol-2 pickle at that place. A whole joblib file may be zlib/gzip/bz2/xz/lzma compressed.
 A plain `pickle.dump` of the same dict (numpy arrays pickled normally) is read too.
 
-`read_db` unpickles with an allow-list: numpy's array/scalar/dtype reconstructors, a stand-in
-for the joblib wrapper (we read the bytes ourselves, checking shape, order, dtype and length),
-OrderedDict and latin-1 bytes. Any other global is refused and named in a DB_INVALID error.
+`read_db` unpickles with the product's one restricted, bounded unpickler
+(`backend.safe_pickle`): numpy's array/scalar/dtype reconstructors, a stand-in for the joblib
+wrapper (whose bytes it reads itself, checking shape, order, dtype and length), OrderedDict and
+latin-1 bytes. Any other global is refused and named in a DB_INVALID error. Sizes are bounded
+before anything is allocated: an uncompressed file by its own size, a compressed one by
+`safe_pickle.expanded_budget` (at most 64x its size, 4 GiB in all), objects and nesting by
+`safe_pickle.DB_LIMITS`.
 """
 
 from __future__ import annotations
 
 import bz2
-import codecs
-import collections
+import dataclasses
 import gzip
 import io
 import lzma
@@ -31,159 +34,28 @@ from typing import BinaryIO
 
 import numpy as np
 
+from backend import safe_pickle
 from backend.errors import BackendError, Code
 
 OFFICIAL_HINT = ("Use the official preprocessed file (TCMR_RELEASE data/preprocessed_data, e.g. "
                  "3dpw_test_db.pt, h36m_test_25fps_nosmpl_db.pt, mpii3d_val_scale12_db.pt) as downloaded.")
 
-# numpy's own reconstructors, taken from reduce tuples (no deprecated np.core attribute access).
-_NP_RECONSTRUCT = np.ndarray((0,)).__reduce__()[0]
-_NP_SCALAR = np.float64(0).__reduce__()[0]
-_NP_FROMBUFFER = np.arange(1).__reduce_ex__(5)[0]  # protocol-5 pickles of arrays (plain pickle.dump)
 
-
-class _ArrayWrapper:
-    """Stand-in for joblib.numpy_pickle.NumpyArrayWrapper: keeps the pickled attributes only."""
-
-    def __setstate__(self, state) -> None:
-        if not isinstance(state, dict):
-            raise pickle.UnpicklingError("joblib array wrapper without an attribute dict")
-        self.state = state
-
-
-class _Memmap:
-    """Marker for `numpy.memmap` as a wrapper's subclass: read as a plain array."""
-
-
-def _reconstruct(subclass, shape, dtype):
-    if subclass is not np.ndarray:
-        raise pickle.UnpicklingError(f"refused to build an array of class {subclass!r}")
-    return _NP_RECONSTRUCT(subclass, shape, dtype)
-
-
-def _reconstructor(cls, base, state):
-    """copyreg._reconstructor (protocol 0/1 objects), limited to the joblib wrapper stand-in."""
-    if cls is not _ArrayWrapper or base is not object:
-        raise pickle.UnpicklingError(f"refused to reconstruct {cls!r}")
-    obj = object.__new__(_ArrayWrapper)
-    if state is not None:
-        obj.__setstate__(state)
-    return obj
-
-
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy.core.multiarray", "scalar"): _NP_SCALAR,
-    ("numpy._core.multiarray", "scalar"): _NP_SCALAR,
-    ("numpy.core.numeric", "_frombuffer"): _NP_FROMBUFFER,
-    ("numpy._core.numeric", "_frombuffer"): _NP_FROMBUFFER,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "memmap"): _Memmap,
-    ("numpy", "dtype"): np.dtype,
-    ("joblib.numpy_pickle", "NumpyArrayWrapper"): _ArrayWrapper,
-    ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"): _ArrayWrapper,
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("_codecs", "encode"): codecs.encode,  # protocol-2 bytes are stored as encode(str, "latin1")
-    ("copyreg", "_reconstructor"): _reconstructor,
-    ("copy_reg", "_reconstructor"): _reconstructor,
-    ("builtins", "bytes"): bytes,  # protocol 2 writes b"" as bytes()
-    ("__builtin__", "bytes"): bytes,
-    ("builtins", "object"): object,
-    ("__builtin__", "object"): object,
-}
-
-
-class _Refused(pickle.UnpicklingError):
-    """A global outside the allow-list: the file wants to build something that is not data."""
-
-
-class _DbUnpickler(pickle._Unpickler):
-    """Pure-Python unpickler (its BUILD opcode can be hooked, as joblib itself does)."""
-
-    dispatch = pickle._Unpickler.dispatch.copy()
-
-    def __init__(self, file: BinaryIO, size_hint: int | None) -> None:
-        super().__init__(file, encoding="latin1")
-        self._size_hint = size_hint  # bytes in the (uncompressed) file, to catch absurd shapes early
-
-    def find_class(self, module: str, name: str):
-        key = (module, name)
-        if key in _ALLOWED:
-            return _ALLOWED[key]
-        if module.startswith("joblib.numpy_pickle_compat") or name in ("NDArrayWrapper", "ZNDArrayWrapper"):
-            raise _Refused("written by joblib < 0.10 (arrays kept in companion .npy/.z files); "
-                           "re-save it with a current joblib")
-        raise _Refused(f"refused to load global '{module}.{name}' (only numpy arrays are allowed)")
-
-    def _load_build_hooked(self) -> None:
-        pickle._Unpickler.load_build(self)
-        if isinstance(self.stack[-1], _ArrayWrapper):
-            wrapper = self.stack.pop()
-            self.stack.append(self._read_wrapped_array(wrapper.state))
-
-    dispatch[pickle.BUILD[0]] = _load_build_hooked
-
-    def _read_wrapped_array(self, state: dict) -> np.ndarray:
-        subclass, shape, order = state.get("subclass"), state.get("shape"), state.get("order", "C")
-        dtype = state.get("dtype")
-        if subclass not in (np.ndarray, _Memmap):
-            raise pickle.UnpicklingError(f"joblib array of unsupported class {subclass!r}")
-        if not isinstance(dtype, np.dtype) or order not in ("C", "F"):
-            raise pickle.UnpicklingError(f"joblib array with dtype {dtype!r} / order {order!r}")
-        if not isinstance(shape, tuple) or not all(isinstance(s, int) and s >= 0 for s in shape):
-            raise pickle.UnpicklingError(f"joblib array with shape {shape!r}")
-        if dtype.hasobject:
-            # Object arrays (e.g. strings kept as objects) are a nested protocol-2 pickle here.
-            nested = _DbUnpickler(_ReadThrough(self), self._size_hint).load()
-            if not isinstance(nested, np.ndarray) or nested.shape != shape:
-                raise pickle.UnpicklingError(f"object array of shape {getattr(nested, 'shape', '?')}, "
-                                             f"expected {shape}")
-            return nested
-        if state.get("numpy_array_alignment_bytes") is not None:
-            padding = self.read(1)
-            if len(padding) != 1:
-                raise pickle.UnpicklingError("file ends inside a joblib array header")
-            self.read(padding[0])
-        count = int(np.prod(shape, dtype=np.int64))
-        nbytes = count * dtype.itemsize
-        if self._size_hint is not None and nbytes > self._size_hint:
-            raise pickle.UnpicklingError(f"array of shape {shape} ({nbytes} bytes) is larger than the file")
-        data = self.read(nbytes)
-        if len(data) != nbytes:
-            raise pickle.UnpicklingError(f"file is truncated: array of shape {shape} needs {nbytes} bytes, "
-                                         f"{len(data)} left")
-        array = np.frombuffer(data, dtype=dtype, count=count).copy()
-        array = array.reshape(shape[::-1]).T if order == "F" else array.reshape(shape)
-        if not array.dtype.isnative:
-            array = array.astype(array.dtype.newbyteorder("="))
-        return array
-
-
-class _ReadThrough:
-    """File view for a nested pickle: reads go through the outer unpickler (frame-aware)."""
-
-    def __init__(self, outer: _DbUnpickler) -> None:
-        self.read = outer.read
-        self.readline = outer.readline
-        self.readinto = outer.readinto
-
-
-def _open_stream(path: Path) -> tuple[BinaryIO, int | None, str]:
-    """Open the file, undoing joblib's whole-file compression: (stream, size or None, kind)."""
+def _open_stream(path: Path) -> tuple[BinaryIO, int, str]:
+    """Open the file, undoing joblib's whole-file compression: (stream, byte budget, kind)."""
     raw = path.open("rb")
     head = raw.read(8)
     raw.seek(0)
+    size = path.stat().st_size
+    budget = safe_pickle.expanded_budget(size, safe_pickle.DB_LIMITS)
     if head.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=raw), None, "gzip"
+        return gzip.GzipFile(fileobj=raw), budget, "gzip"
     if head.startswith(b"BZh"):
-        return bz2.BZ2File(raw), None, "bz2"
+        return bz2.BZ2File(raw), budget, "bz2"
     if head.startswith(b"\xfd7zXZ\x00") or head.startswith(b"\x5d\x00\x00"):
-        return lzma.LZMAFile(raw), None, "xz/lzma"
+        return lzma.LZMAFile(raw), budget, "xz/lzma"
     if head[:1] == b"\x78" and len(head) > 1 and (head[0] * 256 + head[1]) % 31 == 0:
-        with raw:
-            data = zlib.decompress(raw.read())
-        return io.BytesIO(data), len(data), "zlib"
+        return _ZlibStream(raw), budget, "zlib"
     labels = {b"ZF": "an old joblib (< 0.10) compressed file", b"PK": "a zip archive (torch.save?)",
               b"\x89HDF": "an HDF5 file (e.g. insta_train_db.h5, a training set)",
               b"\x04\x22\x4d\x18": "an lz4-compressed joblib file", b"\x93NUMPY": "a single .npy array"}
@@ -192,7 +64,35 @@ def _open_stream(path: Path) -> tuple[BinaryIO, int | None, str]:
             raw.close()
             raise BackendError(Code.DB_INVALID, f"{path.name} is {label}, not an evaluation database",
                                OFFICIAL_HINT)
-    return raw, path.stat().st_size, "pickle"
+    return raw, min(size, safe_pickle.DB_LIMITS.max_bytes), "pickle"
+
+
+class _ZlibStream(io.RawIOBase):
+    """Streaming zlib decompression (joblib's "zlib" compression), read in pieces so a bomb
+    stops at the byte budget instead of expanding in memory at once."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self.raw, self.inflate, self.pending = raw, zlib.decompressobj(), b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        while not self.pending and not self.inflate.eof:
+            data = self.inflate.unconsumed_tail or self.raw.read(1 << 16)
+            if not data:
+                self.pending = self.inflate.flush()
+                break
+            self.pending = self.inflate.decompress(data, 1 << 20)
+        n = min(len(buf), len(self.pending))
+        buf[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
 
 
 def read_db(path: str | Path) -> dict[str, np.ndarray]:
@@ -202,15 +102,21 @@ def read_db(path: str | Path) -> dict[str, np.ndarray]:
         raise BackendError(Code.INPUT_NOT_FOUND, f"evaluation database not found: {path}",
                            "Pass the path of a preprocessed database such as data/preprocessed_data/"
                            "3dpw_test_db.pt.")
-    stream, size, kind = _open_stream(path)
+    stream, budget, kind = _open_stream(path)
+    limits = dataclasses.replace(safe_pickle.DB_LIMITS, max_bytes=budget)
     try:
         with stream:
-            obj = _DbUnpickler(stream, size).load()
-    except _Refused as exc:
+            obj = safe_pickle.load(io.BufferedReader(stream) if kind == "zlib" else stream, limits,
+                                   "an evaluation database")
+    except safe_pickle.Refused as exc:
         raise BackendError(Code.DB_INVALID, f"{path.name}: {exc}; nothing was executed",
                            OFFICIAL_HINT) from None
+    except safe_pickle.OverLimit as exc:
+        raise BackendError(Code.DB_INVALID, f"{path.name} ({kind}): {exc}; nothing was executed",
+                           OFFICIAL_HINT) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-            OSError, UnicodeDecodeError, MemoryError, zlib.error, lzma.LZMAError) as exc:
+            OSError, UnicodeDecodeError, MemoryError, RecursionError, OverflowError, zlib.error,
+            lzma.LZMAError) as exc:
         raise BackendError(Code.DB_INVALID, f"{path.name} is not a readable joblib/pickle database ({kind}): "
                                             f"{type(exc).__name__}: {exc}", OFFICIAL_HINT) from None
     if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
@@ -280,8 +186,10 @@ def validate_db(path: Path, db: dict[str, np.ndarray], dataset: str) -> int:
             raise BackendError(Code.DB_INVALID, f"{path.name}: '{key}' has shape {value.shape} "
                                                 f"({value.dtype}), expected {shape}", OFFICIAL_HINT)
     j3d = db["joints3D"]
-    if j3d.ndim != 3 or j3d.shape[0] != n or j3d.shape[1] not in joints or j3d.shape[2] < 3:
-        raise BackendError(Code.DB_INVALID, f"{path.name}: 'joints3D' has shape {j3d.shape}, expected "
+    if (not np.issubdtype(j3d.dtype, np.floating) or j3d.ndim != 3 or j3d.shape[0] != n
+            or j3d.shape[1] not in joints or j3d.shape[2] < 3):
+        raise BackendError(Code.DB_INVALID, f"{path.name}: 'joints3D' has shape {j3d.shape} ({j3d.dtype}), "
+                                            f"expected floats of shape "
                                             f"({n}, {' or '.join(map(str, joints))}, 3) for {dataset}",
                            OFFICIAL_HINT)
     for key in ("features", "joints3D", "pose", "shape"):

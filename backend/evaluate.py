@@ -82,6 +82,8 @@ class EvalConfig:
     batch_size: int = 64
     max_sequences: int | None = None
     min_frames: int = MIN_FRAMES
+    model: str = "tcmr"  # temporal model evaluated: "tcmr" | "vibe"
+    protocol: str = "tcmr"  # "tcmr" (this module) | "vibe" (backend.evaluate_vibe)
 
 
 # predict: features (F,2048) float32 -> joints (F,J,3) metres in the benchmark's joint order,
@@ -203,8 +205,17 @@ def build_report(config: EvalConfig, results: dict, synthetic: bool) -> dict:
             "averaging": "mean over all evaluated frames of all sequences",
         },
         **results,
-        "paper": PAPER[config.dataset],
+        "paper": _paper_rows(config),
     }
+
+
+def _paper_rows(config: EvalConfig) -> dict:
+    """Published rows of the evaluated model: TCMR's own, or the VIBE rows of TCMR's tables."""
+    if config.model == "vibe":
+        from backend.evaluate_vibe import PAPER_VIBE_IN_TCMR
+
+        return PAPER_VIBE_IN_TCMR[config.dataset]
+    return PAPER[config.dataset]
 
 
 def _fmt(value: float | None) -> str:
@@ -216,11 +227,12 @@ def format_table(report: dict) -> str:
     dataset = report["dataset"]
     keys = [k for k in METRICS if k != "pve" or BENCHMARKS[dataset].has_pve]
     overall = report["overall"]
-    rows = [("this run", overall)] + [(f"paper TCMR, {name}", values)
+    model = report["config"].get("model", "tcmr").upper()
+    rows = [("this run", overall)] + [(f"paper {model}, {name}", values)
                                       for name, values in report["paper"].items()]
     width = max(len(label) for label, _ in rows) + 1
     head = " " * width + "".join(f"{LABELS[k]:>10s}" for k in keys)
-    lines = [f"TCMR evaluation on {dataset}: {Path(report['config']['db']).name}, "
+    lines = [f"{model} evaluation (TCMR protocol) on {dataset}: {Path(report['config']['db']).name}, "
              f"{overall['num_sequences']} sequences, {overall['num_frames']} frames"
              + ("" if overall["complete"] else " (partial: --max-sequences)"), head]
     for label, values in rows:

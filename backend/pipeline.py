@@ -6,7 +6,8 @@
     pass 2  decode again -> crop each track's box -> backbone features in batches, (F,2048) per track
     regress TCMR per track (official windowing inside `regress_track`)
     camera  crop camera -> translation in metres (one focal length for the video), optional smoothing
-    write   staged track files, result.json last (backend.result.ResultWriter)
+    write   staged track files, result.json last, in one rename (backend.result.ResultWriter,
+            which also holds --out's lock from before loading until the end)
 
 Peak memory is the models plus per-frame results (boxes, then 8 KB of features per tracked frame),
 never the frames: each pass holds one decoded frame and one batch of crops at a time.
@@ -16,6 +17,7 @@ Shapes: F frames of a track, B batch.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,23 +25,23 @@ from pathlib import Path
 
 import numpy as np
 
-from backend import __version__, run_options
+from backend import datafiles, run_options
 from backend.camera import crop_cam_to_transl, default_focal
 from backend.confidence import confidence_arrays
 from backend.crops import crop_batch
+from backend.detection import DetectorConfig, check_frame_size, make_detector
 from backend.errors import BackendError, Code
 from backend.events import Reporter
-from backend.result import FORMAT_VERSION, ResultWriter, track_arrays
+from backend.result import ResultWriter, result_meta, track_arrays, track_entry
 from backend.smoothing import METHODS as SMOOTH_METHODS
 from backend.smoothing import SmoothingConfig, smooth_rotations, smooth_translation
-from backend.tracking import Track, fixed_track
-from backend.video import FrameSource
+from backend.tracking import Track, Tracker, TrackerConfig, fixed_track, select_main
+from backend.video import FrameSource, SourceInfo
 
 MAIN_PERSON_MODES = run_options.OPTIONS["main_person"].choices  # ("none", "longest", "largest")
-REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d", "branch_rotmat")  # the per-frame outputs kept
-FOCAL_RULE = ("sqrt(W^2 + H^2) px: the image diagonal, a ~53 degree diagonal field of view (CLIFF's "
-              "assumption for an unknown camera); TCMR's own 5000 px on a 224 crop is a near-orthographic "
-              "stand-in, not a lens")
+REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d", "branch_rotmat")  # per-frame outputs kept (if made)
+MAX_PIXELS = 1e6  # bound of --bbox coordinates and --focal (pixels)
+MAX_FPS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ class RunConfig:
     batch_size: int = run_options.default("batch_size")  # crops per backbone batch
     regress_batch_size: int = run_options.default("regress_batch_size")  # windows per TCMR batch
     image_fps: float = run_options.default("image_fps")  # frame rate recorded for an image folder
+    ground: str = run_options.default("ground")  # auto: add the world keys (docs/world.md); off: camera frame
+    foot_lock: str = run_options.default("foot_lock")  # with ground auto: foot contact + locking (off | auto)
+    checkpoint: str | None = run_options.default("checkpoint")  # TCMR checkpoint; None: the folder's
+    model: str = run_options.default("model")  # temporal model: tcmr | vibe (docs/models.md)
 
     def __post_init__(self) -> None:
         def bad(message: str, hint: str) -> BackendError:
@@ -76,8 +82,12 @@ class RunConfig:
         if self.bbox is not None and (len(self.bbox) != 4 or not (self.bbox[2] > 0 and self.bbox[3] > 0)):
             raise bad(f"--bbox needs X,Y,W,H with W and H > 0, got {self.bbox}",
                       "E.g. --bbox 100,50,200,400.")
-        if self.focal is not None and not self.focal > 0:
-            raise bad(f"--focal must be > 0 pixels, got {self.focal}", "Leave it out to use the default.")
+        if self.bbox is not None and not all(math.isfinite(v) and abs(v) <= MAX_PIXELS for v in self.bbox):
+            raise bad(f"--bbox needs finite pixel values within +-{MAX_PIXELS:g}, got {self.bbox}",
+                      "E.g. --bbox 100,50,200,400.")
+        if self.focal is not None and not 0 < self.focal <= MAX_PIXELS:
+            raise bad(f"--focal must be a finite number of pixels in (0, {MAX_PIXELS:g}], got {self.focal}",
+                      "Leave it out to use the default.")
         if self.smooth not in SMOOTH_METHODS:
             raise bad(f"unknown --smooth '{self.smooth}'", f"Use one of {', '.join(SMOOTH_METHODS)}.")
         if self.main_person not in MAIN_PERSON_MODES:
@@ -87,8 +97,14 @@ class RunConfig:
             if getattr(self, name) < 1:
                 raise bad(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}",
                           "Use e.g. 16.")
-        if not self.image_fps > 0:
-            raise bad(f"--fps must be > 0, got {self.image_fps}", "E.g. --fps 30.")
+        if not 0 < self.image_fps <= MAX_FPS:
+            raise bad(f"--fps must be a finite frame rate in (0, {MAX_FPS:g}], got {self.image_fps}",
+                      "E.g. --fps 30.")
+        for name in ("ground", "foot_lock", "model"):
+            choices = run_options.OPTIONS[name].choices
+            if getattr(self, name) not in choices:
+                raise bad(f"unknown --{name.replace('_', '-')} '{getattr(self, name)}'",
+                          f"Use one of {', '.join(choices)}.")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -96,108 +112,52 @@ class RunConfig:
         return d
 
 
-def _is_oom(exc: BaseException) -> bool:
-    import torch
+def _oom_warning(reporter: Reporter) -> Callable[[str, int], None]:
+    def on_shrink(stage: str, size: int) -> None:
+        reporter.warning("OUT_OF_MEMORY_RETRY", f"out of memory in the {stage} stage: retrying with batches "
+                                                f"of {size}", "Smaller --batch-size avoids this.")
 
-    oom = getattr(torch, "OutOfMemoryError", None)
-    return (oom is not None and isinstance(exc, oom)) or (isinstance(exc, RuntimeError)
-                                                          and "out of memory" in str(exc).lower())
-
-
-def _free_device_memory(models) -> None:
-    import torch
-
-    if models.device.type == "cuda":
-        torch.cuda.empty_cache()
+    return on_shrink
 
 
-def _oom_error(stage: str) -> BackendError:
-    return BackendError(Code.OUT_OF_MEMORY, f"out of memory in the {stage} stage, even one item at a time",
-                        "Close other programs using the GPU, or run with --device cpu.")
+def _check_source(config: RunConfig, info: SourceInfo, detector) -> None:
+    """What can be told from the source's header, before anything loads."""
+    if info.kind == "images" and config.start >= info.reported_frames:
+        raise BackendError(Code.VIDEO_EMPTY,
+                           f"--start {config.start} is past the last of {info.reported_frames} images in "
+                           f"{info.path}",
+                           "Choose a range inside the folder.")
+    if config.bbox is not None:
+        x, y, w, h = config.bbox
+        if x >= info.width or y >= info.height or x + w <= 0 or y + h <= 0:
+            raise BackendError(Code.BAD_ARGUMENT,
+                               f"--bbox {config.bbox} lies outside the {info.width}x{info.height} frame",
+                               "Give X,Y,W,H in pixels of the video frame.")
+    elif detector is None:
+        check_frame_size(info.width, info.height, DetectorConfig(onnx_path=config.detector))
 
 
-class _Batches:
-    """Current batch sizes; halved on out-of-memory and kept small for the rest of the run."""
+def _load_models(config: RunConfig, reporter: Reporter):
+    from backend.device import resolve_device
+    from backend.models.loading import load_models
 
-    def __init__(self, features: int, regress: int, reporter: Reporter) -> None:
-        self.features = features
-        self.regress = regress
-        self.reporter = reporter
-        self.backbone_s = 0.0  # time inside the backbone calls (benchmarks: the rest is the overhead)
-
-    def shrink(self, which: str) -> None:
-        value = getattr(self, which)
-        if value <= 1:
-            raise _oom_error(which)
-        setattr(self, which, value // 2)
-        self.reporter.warning("OUT_OF_MEMORY_RETRY",
-                              f"out of memory in the {which} stage: retrying with batches of {value // 2}",
-                              "Smaller --batch-size avoids this.")
+    reporter.stage("load", f"Loading the {config.model.upper()} model")
+    models = load_models(config.data_dir, resolve_device(config.device), backbone=True, model=config.model,
+                         checkpoint=datafiles.checkpoint_path(config.checkpoint))
+    if models.synthetic:
+        reporter.warning("SYNTHETIC_DATA",
+                         f"the model data in {models.data_dir} is synthetic (random weights): "
+                         "the output is meaningless",
+                         "Install the real model data (see `python -m backend check`).")
+    return models
 
 
-def _backbone(models, crops: np.ndarray, batches: _Batches) -> np.ndarray:
-    """crops (B,3,224,224) float32 -> (B,2048) float32, halving the batch on out-of-memory."""
-    import torch
-
-    from backend.models.inference import extract_features
-
-    out = []
-    i = 0
-    while i < len(crops):
-        size = batches.features
-        try:
-            t0 = time.perf_counter()
-            out.append(extract_features(models, torch.from_numpy(crops[i:i + size])).cpu().numpy())
-            batches.backbone_s += time.perf_counter() - t0
-        except (RuntimeError, MemoryError) as exc:
-            if not (_is_oom(exc) or isinstance(exc, MemoryError)):
-                raise
-            _free_device_memory(models)
-            batches.shrink("features")
-            continue
-        i += size
-    return np.concatenate(out, axis=0)
-
-
-def _regress(models, features: np.ndarray, batches: _Batches, progress: Callable[[int, int], None]) -> dict:
-    """One track's features (F,2048) -> regress_track's outputs (F, ...), retried with smaller
-    window batches on out-of-memory. Time and memory are linear in F (backend.models.temporal)."""
-    from backend.models.inference import regress_track
-
-    while True:
-        try:
-            out = regress_track(models, features, batch_size=batches.regress, progress=progress)
-            return {key: out[key] for key in REGRESS_KEYS if key in out}
-        except (RuntimeError, MemoryError) as exc:
-            if not (_is_oom(exc) or isinstance(exc, MemoryError)):
-                raise
-            _free_device_memory(models)
-            batches.shrink("regress")
-
-
-def _tracking_api(name: str):
-    """One name of the tracking interface (backend.tracking, or backend.detection)."""
-    import backend.detection as detection
-    import backend.tracking as tracking
-
-    obj = getattr(tracking, name, None) or getattr(detection, name, None)
-    if obj is None:
-        raise BackendError(Code.INTERNAL, f"person tracking is not available in this build ({name} missing)",
-                           "Use --bbox X,Y,W,H to give the person's box.")
-    return obj
-
-
-def _select_main(tracks: list[Track], mode: str, select_main) -> list[Track]:
-    if mode == "none" or not tracks:
-        return tracks
-    chosen = select_main(tracks, mode)
-    if chosen is None:
-        return []
-    return list(chosen) if isinstance(chosen, list | tuple) else [chosen]
+def _default_tracker() -> Tracker:
+    return Tracker(TrackerConfig(min_track_length=1))  # length filtering is ours (_filter_tracks)
 
 
 def _pass1(source: FrameSource, config: RunConfig, reporter: Reporter, detector, tracker_factory):
-    """Decode (+ detect + track) the range -> (tracks, decoded frame count, detected track count)."""
+    """Decode (+ detect + track) the range -> (tracks, decoded frame count)."""
     stage = "decode" if config.bbox is not None else "detect"
     reporter.stage(stage, "Counting frames" if config.bbox is not None else "Detecting and tracking people")
     expected = source.expected_frames(config.start, config.end)
@@ -220,8 +180,7 @@ def _pass1(source: FrameSource, config: RunConfig, reporter: Reporter, detector,
     return list(tracker.finish()), count
 
 
-def _filter_tracks(tracks: list[Track], config: RunConfig, reporter: Reporter, select_main,
-                   decoded: int) -> list[Track]:
+def _filter_tracks(tracks: list[Track], config: RunConfig, reporter: Reporter, decoded: int) -> list[Track]:
     """Drop tracks shorter than --min-track-length (capped at the decoded frames, so a person seen
     throughout a shorter clip is kept), then keep the main person if asked."""
     min_length = min(config.min_track_length, decoded)
@@ -231,7 +190,8 @@ def _filter_tracks(tracks: list[Track], config: RunConfig, reporter: Reporter, s
         reporter.warning("SHORT_TRACKS_DROPPED",
                          f"{dropped} track(s) shorter than {min_length} frames were dropped",
                          "Lower --min-track-length to keep them.")
-    kept = _select_main(kept, config.main_person, select_main)
+    if config.main_person != "none":
+        kept = select_main(kept, config.main_person)
     if not kept:
         extra = f" ({dropped} shorter than {min_length} frames were dropped)" if dropped else ""
         raise BackendError(Code.NO_PERSON, f"no person was found in {config.input}{extra}",
@@ -240,50 +200,84 @@ def _filter_tracks(tracks: list[Track], config: RunConfig, reporter: Reporter, s
     return kept
 
 
-def _pass2(source: FrameSource, tracks: list[Track], models, batches: _Batches,
-           reporter: Reporter) -> list[np.ndarray]:
+class _FeatureStage:
+    """Pass 2: crops of every track's boxes, through the backbone in batches of batching.features."""
+
+    def __init__(self, tracks: list[Track], models, batching, reporter: Reporter) -> None:
+        self.tracks, self.models, self.batching, self.reporter = tracks, models, batching, reporter
+        self.features = [np.zeros((len(t), 2048), dtype=np.float32) for t in tracks]
+        self.total = sum(len(t) for t in tracks)
+        self.done = 0
+        self.backbone_s = 0.0  # time inside the backbone calls (benchmarks: the rest is the overhead)
+        self.crops: list[np.ndarray] = []
+        self.rows: list[tuple[int, int]] = []  # (track position, row) of each pending crop
+
+    def add(self, frame: np.ndarray, targets: list[tuple[int, int]]) -> None:
+        boxes = np.stack([self.tracks[ti].boxes[row] for ti, row in targets])
+        self.crops.append(crop_batch(frame, boxes))
+        self.rows.extend(targets)
+        if len(self.rows) >= self.batching.features:
+            self.flush()
+
+    def flush(self) -> None:
+        import torch
+
+        from backend.models.inference import extract_features
+
+        if not self.crops:
+            return
+        crops = torch.from_numpy(np.concatenate(self.crops, axis=0))  # (B, 3, 224, 224)
+        t0 = time.perf_counter()
+        feats = extract_features(self.models, crops, self.batching).cpu().numpy()  # (B, 2048)
+        self.backbone_s += time.perf_counter() - t0
+        for (ti, row), f in zip(self.rows, feats):
+            self.features[ti][row] = f
+        self.done += len(self.rows)
+        self.crops.clear()
+        self.rows.clear()
+        self.reporter.progress("features", self.done, self.total)
+
+
+def _pass2(source: FrameSource, stage: _FeatureStage) -> list[np.ndarray]:
     """Decode again, crop every track's box, backbone in batches -> per track (F,2048) float32."""
-    total = sum(len(t) for t in tracks)
-    reporter.stage("features", f"Extracting image features ({total} person-frames)")
-    features = [np.zeros((len(t), 2048), dtype=np.float32) for t in tracks]
+    tracks = stage.tracks
+    stage.reporter.stage("features", f"Extracting image features ({stage.total} person-frames)")
     wanted: dict[int, list[tuple[int, int]]] = {}  # frame -> [(track position, row)]
     for ti, track in enumerate(tracks):
         for row, frame_index in enumerate(track.frames.tolist()):
             wanted.setdefault(frame_index, []).append((ti, row))
     first = min(int(t.frames[0]) for t in tracks)
     last = max(int(t.frames[-1]) for t in tracks)
-    pending_crops: list[np.ndarray] = []
-    pending_rows: list[tuple[int, int]] = []
-    done = 0
-
-    def flush() -> None:
-        nonlocal done
-        if not pending_crops:
-            return
-        crops = np.concatenate(pending_crops, axis=0)  # (B, 3, 224, 224)
-        feats = _backbone(models, crops, batches)  # (B, 2048)
-        for (ti, row), f in zip(pending_rows, feats):
-            features[ti][row] = f
-        done += len(pending_rows)
-        pending_crops.clear()
-        pending_rows.clear()
-        reporter.progress("features", done, total)
-
     for index, frame in source.frames(first, last + 1):
         targets = wanted.pop(index, None)
-        if not targets:
-            continue
-        boxes = np.stack([tracks[ti].boxes[row] for ti, row in targets])
-        pending_crops.append(crop_batch(frame, boxes))
-        pending_rows.extend(targets)
-        if len(pending_rows) >= batches.features:
-            flush()
-    flush()
+        if targets:
+            stage.add(frame, targets)
+    stage.flush()
     if wanted:
         raise BackendError(Code.VIDEO_CORRUPT, f"{source.info.path} decoded fewer frames the second time "
                                                f"(frame {min(wanted)} is missing)",
                            "The file may be damaged or still being written; re-encode it and run again.")
-    return features
+    return stage.features
+
+
+def _regress_all(models, tracks: list[Track], features: list, batching, config: RunConfig,
+                 reporter: Reporter) -> list[dict]:
+    """Per track: features (F,2048) -> regress_track's outputs (F, ...). Linear in F."""
+    from backend.models.inference import regress_track
+
+    total = sum(len(t) for t in tracks)
+    reporter.stage("regress", f"Regressing SMPL for {len(tracks)} person(s)")
+    outputs = []
+    offset = 0
+    for n, track in enumerate(tracks):
+        def progress(done, _total, base=offset):
+            reporter.progress("regress", base + done, total)
+        out = regress_track(models, features[n], progress=progress, batching=batching)
+        outputs.append({key: out[key] for key in REGRESS_KEYS if key in out})
+        if not config.save_features:
+            features[n] = None  # (F,2048) no longer needed: free it before the next track
+        offset += len(track)
+    return outputs
 
 
 def _smoothed_joints(models, pose: np.ndarray, betas: np.ndarray) -> np.ndarray:
@@ -301,6 +295,44 @@ def _smoothed_joints(models, pose: np.ndarray, betas: np.ndarray) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
+def _write_tracks(writer: ResultWriter, models, tracks: list[Track], features: list, outputs: list[dict],
+                  info: SourceInfo, focal: float, config: RunConfig, reporter: Reporter) -> list[dict]:
+    """Camera translation, optional smoothing, Contract 3 arrays -> staged track files; entries."""
+    from backend.models.smpl import rest_joints
+
+    smoothing = SmoothingConfig(method=config.smooth)
+    reporter.stage("write", f"Writing {len(tracks)} track(s) to {writer.out_dir}")
+    entries = []
+    for n, (track, feats, out) in enumerate(zip(tracks, features, outputs), start=1):
+        pose = out["pose"]  # (F, 72)
+        joints3d = out["joints3d"]  # (F, 49, 3)
+        transl = crop_cam_to_transl(out["pred_cam"], track.boxes, info.width, info.height, focal)  # (F,3)
+        if smoothing.method != "none":
+            pose = smooth_rotations(pose.reshape(-1, 24, 3), smoothing).reshape(-1, 72)
+            transl = smooth_translation(transl, smoothing)
+            joints3d = _smoothed_joints(models, pose, out["betas"])
+        betas = out["betas"].astype(np.float64).mean(axis=0)
+        arrays = track_arrays(track.frames, pose, out["betas"], transl, out["pred_cam"], track.boxes,
+                              joints3d, rest_joints(models.smpl_data, betas),
+                              feats if config.save_features else None)
+        arrays.update(confidence_arrays(out, arrays, track.interpolated, (info.width, info.height)))
+        name = writer.write_track(track.id, arrays)
+        entries.append(track_entry(track.id, name, track.frames, track.interpolated))
+        reporter.progress("write", n, len(tracks))
+    return entries
+
+
+def _warn_frame_count(reporter: Reporter, info: SourceInfo, decoded: int, config: RunConfig) -> bool:
+    """True when the decode reached the end of the clip; warns when the container's count lied."""
+    reached_end = config.end is None or config.start + decoded < config.end
+    if info.kind == "video" and reached_end and config.start + decoded != info.reported_frames:
+        reporter.warning("FRAME_COUNT_MISMATCH",
+                         f"the file claims {info.reported_frames} frames but {config.start + decoded} "
+                         "could be decoded; using the decoded frames",
+                         "Nothing to do unless frames are missing at the end.")
+    return reached_end
+
+
 def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=None) -> tuple[Path, dict]:
     """Run the whole pipeline; returns (result directory, result event fields).
 
@@ -308,128 +340,55 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
     tracker_factory: () -> object with update(frame_index, dets) and finish() -> list[Track].
     Both are ignored with config.bbox. Raises BackendError; leaves nothing behind on failure.
     """
-    from backend.device import resolve_device
-    from backend.models.loading import load_models
-    from backend.models.smpl import rest_joints
+    from backend.models.inference import Batching
 
     timings: dict[str, float] = {}
     source = FrameSource(config.input, config.image_fps)
     info = source.info
-    if info.kind == "images" and config.start >= info.reported_frames:
-        raise BackendError(Code.VIDEO_EMPTY,
-                           f"--start {config.start} is past the last of {info.reported_frames} images in "
-                           f"{info.path}",
-                           "Choose a range inside the folder.")
-    if config.bbox is not None:
-        x, y, w, h = config.bbox
-        if x >= info.width or y >= info.height or x + w <= 0 or y + h <= 0:
-            raise BackendError(Code.BAD_ARGUMENT,
-                               f"--bbox {config.bbox} lies outside the {info.width}x{info.height} frame",
-                               "Give X,Y,W,H in pixels of the video frame.")
+    _check_source(config, info, detector)
+    with ResultWriter(config.out) as writer:  # takes --out's lock before the slow part
+        t0 = time.perf_counter()
+        models = _load_models(config, reporter)
+        if config.bbox is None:
+            detector = detector or make_detector(DetectorConfig(onnx_path=config.detector))
+            tracker_factory = tracker_factory or _default_tracker
+        timings["load"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    reporter.stage("load", "Loading the TCMR model")
-    models = load_models(config.data_dir, resolve_device(config.device), backbone=True)
-    if models.synthetic:
-        reporter.warning("SYNTHETIC_DATA",
-                         f"the model data in {models.data_dir} is synthetic (random weights): "
-                         "the output is meaningless",
-                         "Install the real model data (see `python -m backend check`).")
-    select_main = None
-    if config.bbox is None:
-        if config.main_person != "none":
-            select_main = _tracking_api("select_main")
-        if detector is None:
-            detector_config = _tracking_api("DetectorConfig")(onnx_path=config.detector)
-            detector = _tracking_api("make_detector")(detector_config)
-        if tracker_factory is None:
-            tracker_class, tracker_config = _tracking_api("Tracker"), _tracking_api("TrackerConfig")
-
-            def tracker_factory():  # length filtering is ours (_filter_tracks), to report what is dropped
-                return tracker_class(tracker_config(min_track_length=1))
-    timings["load"] = time.perf_counter() - t0
-
-    with ResultWriter(config.out) as writer:
         t0 = time.perf_counter()
         tracks, decoded = _pass1(source, config, reporter, detector, tracker_factory)
         timings["pass1"] = time.perf_counter() - t0
-        reached_end = config.end is None or config.start + decoded < config.end
-        if info.kind == "video" and reached_end and config.start + decoded != info.reported_frames:
-            reporter.warning("FRAME_COUNT_MISMATCH",
-                             f"the file claims {info.reported_frames} frames but {config.start + decoded} "
-                             "could be decoded; using the decoded frames",
-                             "Nothing to do unless frames are missing at the end.")
+        reached_end = _warn_frame_count(reporter, info, decoded, config)
         if config.bbox is None:
-            tracks = _filter_tracks(tracks, config, reporter, select_main, decoded)
-        batches = _Batches(config.batch_size, config.regress_batch_size, reporter)
+            tracks = _filter_tracks(tracks, config, reporter, decoded)
+        batching = Batching(config.batch_size, config.regress_batch_size, _oom_warning(reporter))
 
         t0 = time.perf_counter()
-        features = _pass2(source, tracks, models, batches, reporter)
+        stage = _FeatureStage(tracks, models, batching, reporter)
+        features = _pass2(source, stage)
         timings["features"] = time.perf_counter() - t0
-        timings["backbone_in_features"] = batches.backbone_s
+        timings["backbone_in_features"] = stage.backbone_s
 
         t0 = time.perf_counter()
-        total = sum(len(t) for t in tracks)
-        reporter.stage("regress", f"Regressing SMPL for {len(tracks)} person(s)")
-        outputs = []
-        offset = 0
-        for n, track in enumerate(tracks):
-            def progress(done, _total, base=offset):
-                reporter.progress("regress", base + done, total)
-            outputs.append(_regress(models, features[n], batches, progress))
-            if not config.save_features:
-                features[n] = None  # (F,2048) no longer needed: free it before the next track
-            offset += len(track)
+        outputs = _regress_all(models, tracks, features, batching, config, reporter)
         timings["regress"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         focal = float(config.focal) if config.focal is not None else default_focal(info.width, info.height)
-        smoothing = SmoothingConfig(method=config.smooth)
-        reporter.stage("write", f"Writing {len(tracks)} track(s) to {writer.out_dir}")
-        entries = []
-        for n, (track, feats, out) in enumerate(zip(tracks, features, outputs), start=1):
-            pose = out["pose"]  # (F, 72)
-            joints3d = out["joints3d"]  # (F, 49, 3)
-            transl = crop_cam_to_transl(out["pred_cam"], track.boxes, info.width, info.height, focal)  # (F,3)
-            if smoothing.method != "none":
-                pose = smooth_rotations(pose.reshape(-1, 24, 3), smoothing).reshape(-1, 72)
-                transl = smooth_translation(transl, smoothing)
-                joints3d = _smoothed_joints(models, pose, out["betas"])
-            betas = out["betas"].astype(np.float64).mean(axis=0)
-            arrays = track_arrays(track.frames, pose, out["betas"], transl, out["pred_cam"], track.boxes,
-                                  joints3d, rest_joints(models.smpl_data, betas),
-                                  feats if config.save_features else None)
-            arrays.update(confidence_arrays(out, arrays, track.interpolated, (info.width, info.height)))
-            name = writer.write_track(track.id, arrays)
-            entries.append({"id": int(track.id), "file": name, "num_frames": len(track),
-                            "first_frame": int(track.frames[0]), "last_frame": int(track.frames[-1]),
-                            "interpolated_frames": int(np.count_nonzero(track.interpolated))})
-            reporter.progress("write", n, len(tracks))
+        entries = _write_tracks(writer, models, tracks, features, outputs, info, focal, config, reporter)
         end_frame = config.start + decoded
-        frame_count = end_frame if reached_end else max(info.reported_frames, end_frame)
-        meta = {
-            "format_version": FORMAT_VERSION,
-            "producer": {"name": "tcmr-mocap-backend", "version": __version__,
-                         "synthetic_model_data": bool(models.synthetic)},
-            "config": config.to_dict(),
-            "video": {"path": info.path, "kind": info.kind, "fps": info.fps, "frame_count": int(frame_count),
-                      "frame_count_source": "decoded" if reached_end else "container",
-                      "width": info.width, "height": info.height,
-                      "processed_frames": [config.start, config.start + decoded]},
-            "camera": {"model": "pinhole", "focal_length_px": focal,
-                       "principal_point_px": [info.width / 2.0, info.height / 2.0],
-                       "focal_source": "user" if config.focal is not None else "default",
-                       "focal_rule": "--focal" if config.focal is not None else FOCAL_RULE,
-                       "crop_box_scale": 1.2},
-            "conventions": {"rotation": "axis-angle", "camera_frame": "opencv: x right, y down, z forward",
-                            "units": "metres", "transl": "posed SMPL vertices + transl (smplx convention)",
-                            "bbox_xywh": "top-left x, y and size of the square person box before the x1.2 "
-                                         "crop margin, pixels"},
-            "tracks": entries,
-        }
+        meta = result_meta(config.to_dict(), info, (config.start, end_frame),
+                           end_frame if reached_end else max(info.reported_frames, end_frame), reached_end,
+                           focal, config.focal is not None, models.synthetic, entries,
+                           producer_extra={"model": models.model_name, "checkpoint": models.checkpoint.name})
+        if config.ground == "auto":  # the world keys (docs/world.md), on the staged tracks
+            from backend.grounding.result_step import ground_staged, options_for
+
+            meta = ground_staged(writer, meta, models.smpl_data, options_for(config.foot_lock), reporter)
         out_dir = writer.commit(meta)
         timings["write"] = time.perf_counter() - t0
-    fields = {"tracks": len(entries), "frames": int(decoded), "person_frames": int(total),
+    person_frames = int(sum(len(t) for t in tracks))
+    fields = {"tracks": len(entries), "frames": int(decoded), "person_frames": person_frames,
               "synthetic": bool(models.synthetic),
               "timings_s": {k: round(v, 3) for k, v in timings.items()}}
     return out_dir, fields
+

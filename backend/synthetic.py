@@ -13,6 +13,8 @@ docs/tcmr_facts.md, Checkpoints and model files) filled with a made-up body and 
 * `spin_model_checkpoint.pth.tar` (SPIN's CheckpointSaver keys, `model` with 331 entries) and
   `tcmr_demo_model.pth.tar` (Trainer.save_model keys, `gen_state_dict` with 71 entries,
   `performance` a numpy float64).
+* on request (`write_vibe_checkpoint`, not part of `write_model_data`): `vibe_model_wo_3dpw.pth.tar`
+  in VIBE's layout (`gen_state_dict` with 35 entries, the motion discriminator alongside).
 
 Every folder written here holds `SYNTHETIC_MODEL_DATA.txt`; output made from it is
 meaningless and must never be presented as a real reconstruction.
@@ -30,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.safe_pickle import NUM_FACES, NUM_VERTS, SMPL_PARENTS
+
 SYNTHETIC_MARKER = "SYNTHETIC_MODEL_DATA.txt"
-NUM_VERTS, NUM_FACES = 6890, 13776
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 
 # Approximate SMPL neutral rest joints, canonical frame (x left of the body, y up, z forward), m.
 REST_JOINTS = np.array([
@@ -351,24 +353,11 @@ def _adam_state(num_params: int) -> dict:
                                            "params": list(range(num_params))}]}
 
 
-def tcmr_state(rng: np.random.Generator, mean: dict, smpl: dict) -> OrderedDict:
-    """gen_state_dict: 71 keys (46 encoder, 13 regressor, 12 regressor.smpl buffers)."""
+def _smpl_buffers(s: str, smpl: dict) -> OrderedDict:
+    """The 12 smplx SMPL buffers the official regressors carry in their state dicts."""
     import torch
 
-    e = "encoder."
     state = OrderedDict()
-    state |= _gru_params(e + "gru_cur.", rng, 2048, 1024, 2, True)
-    state |= _gru_params(e + "gru_bef.", rng, 2048, 1024, 2, False)
-    state |= _gru_params(e + "gru_aft.", rng, 2048, 1024, 2, False)
-    state |= _linear(e + "linear_cur.", rng, 2048, 2048)
-    state |= _linear(e + "linear_bef.", rng, 1024, 2048)
-    state |= _linear(e + "linear_aft.", rng, 1024, 2048)
-    state |= _linear(e + "attention.fc.", rng, 2048, 256)
-    state |= _linear(e + "attention.attention.0.", rng, 768, 256)
-    state |= _linear(e + "attention.attention.2.", rng, 256, 256)
-    state |= _linear(e + "attention.attention.4.", rng, 256, 3)
-    state |= _regressor_params("regressor.", rng, mean)
-    s = "regressor.smpl."
     f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
     state[s + "betas"] = torch.zeros(64, 10)
     state[s + "global_orient"] = torch.zeros(64, 3)
@@ -384,6 +373,25 @@ def tcmr_state(rng: np.random.Generator, mean: dict, smpl: dict) -> OrderedDict:
     state[s + "vertex_joint_selector.extra_joints_idxs"] = torch.tensor(
         [332, 6260, 2800, 4071, 583, 3216, 3226, 3387, 6617, 6624, 6787,
          2746, 2319, 2445, 2556, 2673, 6191, 5782, 5905, 6016, 6133], dtype=torch.int64)
+    return state
+
+
+def tcmr_state(rng: np.random.Generator, mean: dict, smpl: dict) -> OrderedDict:
+    """gen_state_dict: 71 keys (46 encoder, 13 regressor, 12 regressor.smpl buffers)."""
+    e = "encoder."
+    state = OrderedDict()
+    state |= _gru_params(e + "gru_cur.", rng, 2048, 1024, 2, True)
+    state |= _gru_params(e + "gru_bef.", rng, 2048, 1024, 2, False)
+    state |= _gru_params(e + "gru_aft.", rng, 2048, 1024, 2, False)
+    state |= _linear(e + "linear_cur.", rng, 2048, 2048)
+    state |= _linear(e + "linear_bef.", rng, 1024, 2048)
+    state |= _linear(e + "linear_aft.", rng, 1024, 2048)
+    state |= _linear(e + "attention.fc.", rng, 2048, 256)
+    state |= _linear(e + "attention.attention.0.", rng, 768, 256)
+    state |= _linear(e + "attention.attention.2.", rng, 256, 256)
+    state |= _linear(e + "attention.attention.4.", rng, 256, 3)
+    state |= _regressor_params("regressor.", rng, mean)
+    state |= _smpl_buffers("regressor.smpl.", smpl)
     assert len(state) == 71
     return state
 
@@ -446,3 +454,50 @@ def write_model_data(folder: str | Path, seed: int = 0, smpl_betas: int = 10, ch
 
 def is_synthetic(folder: str | Path) -> bool:
     return (Path(folder) / SYNTHETIC_MARKER).exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# VIBE checkpoint (optional file; written on request, not by write_model_data)
+# ----------------------------------------------------------------------------------------------
+def vibe_state(rng: np.random.Generator, mean: dict, smpl: dict) -> OrderedDict:
+    """VIBE's gen_state_dict: 35 keys (8 encoder.gru, 2 encoder.linear, 13 regressor, and the
+    12 regressor.smpl buffers it shares with TCMR's layout)."""
+    state = OrderedDict(_gru_params("encoder.gru.", rng, 2048, 1024, 2, False))
+    state |= _linear("encoder.linear.", rng, 1024, 2048)
+    state |= _regressor_params("regressor.", rng, mean)
+    state |= _smpl_buffers("regressor.smpl.", smpl)
+    assert len(state) == 35
+    return state
+
+
+def write_vibe_checkpoint(folder: str | Path, seed: int = 0, name: str = "vibe_model_wo_3dpw.pth.tar",
+                          legacy_format: bool = True) -> Path:
+    """Add a synthetic VIBE checkpoint to a synthetic data folder written by `write_model_data`.
+
+    Top level as VIBE's Trainer.save_model writes it: epoch, gen_state_dict, performance (a numpy
+    float64), gen_optimizer, disc_motion_state_dict (the motion discriminator: GRU 69 -> 1024,
+    2 layers, attention pooling, fc) and disc_motion_optimizer. regressor.init_* are the folder's
+    smpl_mean_params, the SMPL buffers its SMPL_NEUTRAL.pkl. Returns the file's path.
+    """
+    import torch
+
+    from backend.smpl_file import load_smpl
+
+    folder = Path(folder)
+    if not is_synthetic(folder):
+        raise ValueError(f"{folder} is not a synthetic data folder (write_model_data first)")
+    rng = np.random.default_rng(seed + 11)
+    with np.load(folder / "smpl_mean_params.npz") as npz:
+        mean = {k: np.asarray(npz[k]) for k in ("pose", "shape", "cam")}
+    smpl = load_smpl(folder / "SMPL_NEUTRAL.pkl")
+    smpl_arrays = {"faces": smpl.faces, "v_template": smpl.v_template, "shapedirs": smpl.shapedirs,
+                   "J_regressor": smpl.J_regressor, "posedirs": smpl.posedirs, "weights": smpl.weights,
+                   "J_regressor_extra": np.load(folder / "J_regressor_extra.npy")}
+    gen = vibe_state(rng, mean, smpl_arrays)
+    disc = motion_discriminator_state(rng)
+    path = folder / name
+    torch.save({"epoch": 29, "gen_state_dict": gen, "performance": np.float64(56.56),
+                "gen_optimizer": _adam_state(len(gen)), "disc_motion_state_dict": disc,
+                "disc_motion_optimizer": _adam_state(len(disc))},
+               path, _use_new_zipfile_serialization=not legacy_format)
+    return path

@@ -37,8 +37,7 @@ if ! "$PY" -m backend check "${DATA_ARGS[@]}" </dev/null; then
 fi
 
 mkdir -p "$OUT"
-RESULT="$OUT/result"
-if [ -f "$RESULT/result.json" ]; then rm -rf "$RESULT"; fi  # an earlier finished result: replace it
+RESULT="$OUT/result"  # an earlier result there stays as it is until the new one is complete (atomic)
 echo "mocap: running the backend on $VIDEO" >&2
 "$PY" -m backend run "$VIDEO" --out "$RESULT" "${DATA_ARGS[@]}" "$@"
 echo "mocap: building the character, the .blend and the FBX (headless Blender)" >&2

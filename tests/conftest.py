@@ -29,6 +29,19 @@ def model_data_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def vibe_data_dir(model_data_dir, tmp_path_factory):
+    """`model_data_dir` (as symlinks) plus a synthetic vibe_model_wo_3dpw.pth.tar (official VIBE layout)."""
+    from backend.synthetic import write_vibe_checkpoint
+
+    folder = tmp_path_factory.mktemp("vibe_data")
+    for f in model_data_dir.iterdir():
+        if not f.name.startswith("vibe_model"):
+            os.symlink(f, folder / f.name)
+    write_vibe_checkpoint(folder, seed=0)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def smpl_data(model_data_dir):
     from backend.smpl_file import load_smpl
 

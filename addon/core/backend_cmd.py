@@ -18,7 +18,8 @@ from . import run_options
 DEVICES = ("auto", "cpu", "cuda")
 # The run options the add-on sets (RunConfig names); their flags, choices and defaults come from
 # the backend's table (core.run_options).
-RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox", "save_features")
+RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox", "ground", "foot_lock", "model",
+               "save_features")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class RunSettings:
     main_person: str = run_options.option("main_person").panel_default  # none = every person
     smooth: str = run_options.option("smooth").panel_default  # oneeuro in the add-on, none in the CLI
     bbox: tuple[int, int, int, int] | None = None  # one fixed person box (x, y, w, h) px: no detection
+    ground: str = run_options.option("ground").panel_default  # auto: the motion in a world (floor, camera)
+    foot_lock: str = run_options.option("foot_lock").panel_default  # auto: planted feet stay planted
+    model: str = run_options.option("model").panel_default  # temporal model: tcmr | vibe
     save_features: bool = run_options.option("save_features").panel_default  # on: results can be edited
 
     def key_fields(self) -> dict:

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .datacheck import FILES
+
 RESULT_FORMAT_VERSION = 1
-MODEL_FILES = ("SMPL_NEUTRAL.pkl", "J_regressor_extra.npy", "smpl_mean_params.npz",
-               "spin_model_checkpoint.pth.tar", "tcmr_demo_model.pth.tar")
+MODEL_FILES = tuple(f.name for f in FILES if f.needed_for_run)  # the files a run reads
 
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

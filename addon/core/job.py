@@ -22,6 +22,7 @@ STAGE_LABELS = {
     "regress": "Estimating bodies",
     "smooth": "Smoothing",
     "write": "Writing result",
+    "ground": "Finding the floor",
 }
 
 

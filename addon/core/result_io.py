@@ -44,6 +44,16 @@ class CameraInfo:
 
 
 @dataclass(frozen=True)
+class WorldInfo:
+    """result.json "world" (docs/world.md): camera_to_world (4,4) float64 maps OpenCV camera
+    coordinates (metres) to the world (Z up, floor z = 0); ground_found False: no floor was found
+    and the world is the camera frame turned to Z up."""
+
+    camera_to_world: np.ndarray
+    ground_found: bool
+
+
+@dataclass(frozen=True)
 class TrackEntry:
     id: int
     file: str
@@ -62,6 +72,7 @@ class ResultInfo:
     tracks: tuple[TrackEntry, ...]
     synthetic_model_data: bool = False
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    world: WorldInfo | None = None  # present when the result was grounded
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,9 @@ class Track:
     """One person's motion (Contract 3 keys used by the add-on), float64 arrays.
 
     frame_index (T,) int64 strictly increasing | global_orient (T,3) | body_pose (T,23,3)
-    betas (10,) | transl (T,3) | joints_rest (24,3) or None | confidence (T,24) in [0,1] or None
+    betas (10,) | transl (T,3) | joints_rest (24,3) or None
+    world_global_orient (T,3) | world_body_pose (T,23,3) | world_transl (T,3): only in a grounded
+    result (ResultInfo.world), else None (smplx: world vertices = SMPL(world_*) + world_transl)
     """
 
     id: int
@@ -79,7 +92,27 @@ class Track:
     betas: np.ndarray
     transl: np.ndarray
     joints_rest: np.ndarray | None
-    confidence: np.ndarray | None = None  # optional key (docs/confidence_and_editing.md)
+    world_global_orient: np.ndarray | None = None
+    world_body_pose: np.ndarray | None = None
+    world_transl: np.ndarray | None = None
+    confidence: np.ndarray | None = None  # (T,24) in [0,1], optional key (docs/confidence_and_editing.md)
+
+
+def _world(meta: dict, name: str) -> WorldInfo | None:
+    """The optional "world" block; a malformed one is an error (not silently the camera frame)."""
+    world = meta.get("world")
+    if world is None:
+        return None
+    try:
+        c2w = np.asarray(world["camera_to_world"], dtype=np.float64)
+        found = world["ground_found"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _bad(f"{name}: 'world' needs camera_to_world (4x4) and ground_found ({exc})") from None
+    rot = c2w[:3, :3] if c2w.shape == (4, 4) else None
+    if rot is None or not np.all(np.isfinite(c2w)) or not np.allclose(c2w[3], [0, 0, 0, 1]) \
+            or not np.allclose(rot.T @ rot, np.eye(3), atol=1e-4) or np.linalg.det(rot) < 0:
+        raise _bad(f"{name}: world.camera_to_world is not a 4x4 rigid transform")
+    return WorldInfo(c2w, bool(found))
 
 
 def _number(value, what: str, positive: bool = True) -> float:
@@ -153,7 +186,8 @@ def read_result(directory: str | Path) -> ResultInfo:
     producer = meta.get("producer") if isinstance(meta.get("producer"), dict) else {}
     return ResultInfo(directory=directory, name=directory.name, format_version=version, video=info_video,
                       camera=info_camera, tracks=tuple(entries),
-                      synthetic_model_data=bool(producer.get("synthetic_model_data", False)), raw=meta)
+                      synthetic_model_data=bool(producer.get("synthetic_model_data", False)), raw=meta,
+                      world=_world(meta, path.name))
 
 
 def _array(npz, key: str, shape: tuple, name: str) -> np.ndarray:
@@ -186,8 +220,13 @@ def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
             }
             joints_rest = (_array(npz, "joints_rest", (24, 3), entry.file).astype(np.float64)
                            if "joints_rest" in npz.files else None)
-            confidence = (np.clip(_array(npz, "confidence", (t, 24), entry.file).astype(np.float64), 0, 1)
-                          if "confidence" in npz.files else None)
+            if info.world is not None:
+                arrays["world_global_orient"] = _array(npz, "world_global_orient", (t, 3), entry.file)
+                arrays["world_body_pose"] = _array(npz, "world_body_pose", (t, NUM_BODY_JOINTS, 3),
+                                                   entry.file)
+                arrays["world_transl"] = _array(npz, "world_transl", (t, 3), entry.file)
+            if "confidence" in npz.files:
+                arrays["confidence"] = np.clip(_array(npz, "confidence", (t, 24), entry.file), 0, 1)
     except AddonError:
         raise
     except (OSError, ValueError, EOFError) as exc:
@@ -200,7 +239,10 @@ def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
                  global_orient=arrays["global_orient"].astype(np.float64),
                  body_pose=arrays["body_pose"].astype(np.float64),
                  betas=arrays["betas"].astype(np.float64),
-                 transl=arrays["transl"].astype(np.float64), joints_rest=joints_rest, confidence=confidence)
+                 transl=arrays["transl"].astype(np.float64), joints_rest=joints_rest,
+                 **{k: arrays[k].astype(np.float64) for k in
+                    ("world_global_orient", "world_body_pose", "world_transl", "confidence")
+                    if k in arrays})
 
 
 def load_all_tracks(info: ResultInfo) -> list[Track]:

@@ -135,6 +135,27 @@ def root_transform(global_orient: np.ndarray, transl: np.ndarray, j0: np.ndarray
     return quat, loc
 
 
+def world_root_transform(world_global_orient: np.ndarray, world_transl: np.ndarray, j0: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Pelvis pose-bone rotation and location for world-frame SMPL root motion (docs/world.md).
+
+    The result's world *is* Blender's world (Z up), so with B = smpl_to_blender the same
+    derivation as root_transform gives Q = B^-1 . R(world_global_orient) and
+    L = B^-1 (J0 + t) - J0 (B^-1 = Rx(-90)). Shapes as root_transform.
+    """
+    rx_m90 = np.array([np.sqrt(0.5), -np.sqrt(0.5), 0.0, 0.0])  # -90 degrees about x: B^-1
+    quat = quat_multiply(rx_m90, axis_angle_to_quat(world_global_orient))
+    j0 = np.asarray(j0, dtype=np.float64)
+    loc = blender_to_smpl(j0 + np.asarray(world_transl, dtype=np.float64)) - j0
+    return quat, loc
+
+
+def blender_to_smpl(points: np.ndarray) -> np.ndarray:
+    """Inverse of smpl_to_blender: Blender (..., 3) -> SMPL canonical (x, z, -y)."""
+    p = np.asarray(points, dtype=np.float64)
+    return np.stack([p[..., 0], p[..., 2], -p[..., 1]], axis=-1)
+
+
 def pose_corrective_weights(body_pose: np.ndarray) -> np.ndarray:
     """SMPL pose-blend-shape weights: (R_j - I) flattened row-major for joints 1..23.
 

@@ -38,20 +38,27 @@ def validate(file: datafiles.DataFile, path: Path) -> None:
         checkpoint.load_backbone_state(path)
     elif file is datafiles.TCMR_CHECKPOINT:
         checkpoint.load_tcmr_state(path)
+    elif file in datafiles.OPTIONAL_FILES:  # the VIBE checkpoints (--model vibe)
+        checkpoint.load_vibe_state(path)
     else:  # a new entry in datafiles.ALL_FILES without a validator is a bug
         raise AssertionError(f"no validator for {file.name}")
 
 
 def check_folder(folder: Path) -> list[dict]:
-    """One row per required file: name, path, status, problem, purpose, source, required_for."""
+    """One row per file: name, path, status, problem, purpose, source, required_for, optional.
+
+    Optional files (datafiles.OPTIONAL_FILES: the VIBE checkpoints) that are absent get status
+    "optional" and do not fail the check; present ones are validated like the others."""
     rows = []
-    for file in datafiles.ALL_FILES:
+    for file in datafiles.ALL_FILES + datafiles.OPTIONAL_FILES:
         path = folder / file.name
+        optional = file in datafiles.OPTIONAL_FILES
         row = {"name": file.name, "path": str(path), "status": "found", "problem": "",
-               "purpose": file.purpose, "source": file.source, "required_for": list(file.required_for)}
+               "purpose": file.purpose, "source": file.source, "required_for": list(file.required_for),
+               "optional": optional}
         if not path.is_file():
-            row["status"] = "missing"
-            row["problem"] = "not found"
+            row["status"] = "optional" if optional else "missing"
+            row["problem"] = "not found (optional: only needed for --model vibe)" if optional else "not found"
         else:
             try:
                 validate(file, path)
@@ -67,7 +74,9 @@ def _table(folder: Path, rows: list[dict]) -> str:
     lines = [f"Model data folder: {folder}"]
     for r in rows:
         lines.append(f"  {r['name']:<{width}}  {r['status']:<8} {r['purpose']}")
-        if r["status"] != "found":
+        if r["status"] == "optional":
+            lines.append(f"  {'':<{width}}  get it:  {r['source']}")
+        elif r["status"] != "found":
             lines.append(f"  {'':<{width}}  problem: {r['problem']}")
             lines.append(f"  {'':<{width}}  get it:  {r['source']}")
             lines.append(f"  {'':<{width}}  put it:  {r['path']}")
@@ -81,7 +90,7 @@ def execute(args, reporter):
     reporter.stage("check", f"Checking model data in {folder}")
     rows = check_folder(folder)
     reporter.log(_table(folder, rows))
-    bad = [r for r in rows if r["status"] != "found"]
+    bad = [r for r in rows if r["status"] not in ("found", "optional")]
     if bad:
         missing = [r for r in bad if r["status"] == "missing"]
         code = Code.DATA_MISSING if missing else Code.DATA_INVALID

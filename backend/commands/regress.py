@@ -16,7 +16,7 @@ import numpy as np
 from backend.errors import BackendError, Code
 from backend.fileio import write_atomic
 
-HELP = "run TCMR's temporal model + regressor on precomputed (F,2048) features of one person"
+HELP = "run the temporal model (TCMR or VIBE) + regressor on precomputed (F,2048) features of one person"
 NEEDS_DEVICE = True
 FEATURE_DIM = 2048
 OUTPUT_KEYS = ("pose", "betas", "pred_cam", "joints3d", "confidence")
@@ -26,7 +26,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("features", help="per-frame features of one person: .npy, (F,2048) float32")
     parser.add_argument("--out", required=True, help="output .npz file")
     parser.add_argument("--verts", action="store_true", help="also write verts (F,6890,3)")
-    parser.add_argument("--batch-size", type=int, default=64, help="windows per batch (default 64)")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="windows (TCMR) or frames (VIBE) per batch (default 64)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="checkpoint of the model (default: the data folder's), e.g. from train")
+    parser.add_argument("--model", default="tcmr", choices=("tcmr", "vibe"),
+                        help="temporal model (default tcmr; vibe needs vibe_model_wo_3dpw.pth.tar, "
+                             "see `check`)")
 
 
 def load_features(path: str | Path) -> np.ndarray:
@@ -66,6 +72,7 @@ def write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def execute(args, reporter):
+    from backend.datafiles import checkpoint_path
     from backend.device import resolve_device
     from backend.models.inference import regress_track
     from backend.models.loading import load_models
@@ -83,8 +90,10 @@ def execute(args, reporter):
     features = load_features(args.features)
     num_frames = features.shape[0]
 
-    reporter.stage("load", "Loading the TCMR model")
-    models = load_models(args.data_dir, resolve_device(args.device), backbone=False)
+    model = getattr(args, "model", "tcmr")
+    reporter.stage("load", f"Loading the {model.upper()} model")
+    models = load_models(args.data_dir, resolve_device(args.device), backbone=False, model=model,
+                         checkpoint=checkpoint_path(args.checkpoint))
     if models.synthetic:
         reporter.warning("SYNTHETIC_DATA", f"the model data in {models.data_dir} is synthetic (random "
                                            "weights): the output is meaningless",
@@ -96,8 +105,9 @@ def execute(args, reporter):
 
     from backend.confidence import track_confidence
 
-    result["confidence"] = track_confidence(result["branch_rotmat"])
+    if "branch_rotmat" in result:  # TCMR's three branches (VIBE has none)
+        result["confidence"] = track_confidence(result["branch_rotmat"])
     reporter.stage("write", f"Writing {out}")
     keys = OUTPUT_KEYS + (("verts",) if args.verts else ())
-    write_npz_atomic(out, {k: result[k] for k in keys})
-    return out.resolve(), {"frames": num_frames, "synthetic": models.synthetic}
+    write_npz_atomic(out, {k: result[k] for k in keys if k in result})
+    return out.resolve(), {"frames": num_frames, "synthetic": models.synthetic, "model": models.model_name}

@@ -3,7 +3,8 @@
 See backend/pipeline.py for the stages. Progress: stages load, decode|detect, features, regress,
 write, each with done/total. Errors: INPUT_NOT_FOUND, INPUT_UNREADABLE, VIDEO_CORRUPT, VIDEO_EMPTY,
 NO_PERSON, DATA_MISSING/DATA_INVALID/CHECKPOINT_INVALID (before decoding), OUT_OF_MEMORY,
-OUTPUT_UNWRITABLE, BAD_ARGUMENT; nothing half-written is left behind.
+OUTPUT_UNWRITABLE, OUTPUT_BUSY (another run holds --out), BAD_ARGUMENT; nothing half-written is left behind
+and an older result in --out stays as it was until the new one replaces it in one rename.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def execute(args, reporter):
         from backend.models.loading import load_models
 
         models = load_models(data, device, backbone=True)
-        if not getattr(models, "synthetic", False) or not is_synthetic(data):
+        if not models.synthetic or not is_synthetic(data):
             raise BackendError(Code.INTERNAL, "selftest models are not flagged synthetic",
                                "This is a bug: the selftest must only ever run on synthetic files.")
         timings["load_s"] = time.monotonic() - t0

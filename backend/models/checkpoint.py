@@ -175,6 +175,9 @@ def load_tcmr_state(path: str | Path) -> dict[str, torch.Tensor]:
     ckpt = read_checkpoint(path)
     state = section(ckpt, "gen_state_dict", path,
                     {"model": "the SPIN checkpoint (spin_model_checkpoint.pth.tar)"})
+    if _looks_like(state, _VIBE_MARKERS) and not _looks_like(state, _TCMR_MARKERS):
+        raise invalid(path, "is a VIBE checkpoint (encoder.gru + encoder.linear), not a TCMR one; "
+                            "use it with --model vibe")
     return map_state(state, expected_shapes(TCMR), path, "gen_state_dict", ignored=TCMR_IGNORED_KEYS)
 
 
@@ -187,3 +190,48 @@ def load_backbone_state(path: str | Path) -> dict[str, torch.Tensor]:
     state = section(ckpt, "model", path,
                     {"gen_state_dict": "the TCMR checkpoint (tcmr_demo_model.pth.tar)"})
     return map_state(state, expected_shapes(ResNet50Trunk), path, "model", ignored=SPIN_IGNORED_KEYS)
+
+
+# ----------------------------------------------------------------------------------------------
+# VIBE (mkocabas/VIBE release: vibe_model_wo_3dpw.pth.tar / vibe_model_w_3dpw.pth.tar)
+# ----------------------------------------------------------------------------------------------
+# VIBE's Trainer.save_model writes the same top-level keys as TCMR's (epoch, gen_state_dict,
+# performance (numpy float64), gen_optimizer, disc_motion_state_dict, disc_motion_optimizer).
+# Its gen_state_dict holds encoder.gru.* (8), encoder.linear.* (2), regressor.* (13) and the
+# same smplx SMPL buffers as TCMR's (regressor.smpl.*, ignored: the pkl on disk is used).
+# The motion discriminator is a training-time critic: inference never reads it.
+VIBE_IGNORED_KEYS = TCMR_IGNORED_KEYS
+
+HINT_VIBE = ("Download the official VIBE checkpoint again (mkocabas/VIBE: the demo's download_ckpt, "
+             "or the release's prepare_data script -> data/vibe_data/) and put {name} unchanged into the "
+             "model data folder ({folder}); run `python -m backend check` to verify.")
+
+# Encoder key prefixes that tell the two temporal models apart.
+_TCMR_MARKERS = ("encoder.gru_cur.", "encoder.gru_bef.", "encoder.gru_aft.", "encoder.attention.")
+_VIBE_MARKERS = ("encoder.gru.", "encoder.linear.")
+
+
+def _looks_like(state: Mapping, markers: tuple[str, ...]) -> bool:
+    return any(str(k).startswith(markers) for k in state)
+
+
+def load_vibe_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """vibe_model_w(o)_3dpw.pth.tar -> validated state dict for `backend.models.vibe.VIBE`.
+
+    Problems raise CHECKPOINT_INVALID naming the file, with a hint about the VIBE release
+    (a TCMR checkpoint given here is named as such)."""
+    from backend.models.vibe import VIBE
+
+    path = Path(path)
+    try:
+        ckpt = read_checkpoint(path)
+        state = section(ckpt, "gen_state_dict", path,
+                        {"model": "the SPIN checkpoint (spin_model_checkpoint.pth.tar)"})
+        if _looks_like(state, _TCMR_MARKERS) and not _looks_like(state, _VIBE_MARKERS):
+            raise invalid(path, "is a TCMR checkpoint (encoder.gru_cur/gru_bef/gru_aft + attention), "
+                                "not a VIBE one (encoder.gru + encoder.linear); use it with --model tcmr")
+        return map_state(state, expected_shapes(VIBE), path, "gen_state_dict", ignored=VIBE_IGNORED_KEYS)
+    except BackendError as exc:
+        if exc.code == Code.CHECKPOINT_INVALID:
+            exc.hint = HINT_VIBE.format(name=path.name, folder=path.parent)
+        raise

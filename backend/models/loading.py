@@ -6,6 +6,8 @@ Files (official `data/base_data` names, see backend.datafiles):
     SMPL_NEUTRAL.pkl               SMPL layer (replaces the checkpoint's regressor.smpl copy)
     J_regressor_extra.npy          (9, V) rows for the 49 joints
     J_regressor_h36m.npy           (17, V) evaluation regressor (optional here: None if absent)
+    vibe_model_wo_3dpw.pth.tar     (--model vibe, optional file) gen_state_dict -> VIBE's GRU
+                                   encoder + regressor; else vibe_model_w_3dpw.pth.tar
 `smpl_mean_params.npz` is validated by `check` but not read: the checkpoint's init_* buffers
 overwrite it in the official code too.
 
@@ -15,6 +17,7 @@ Every problem raises one BackendError naming the file and the problem.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,14 +26,16 @@ import torch
 
 from backend import datafiles
 from backend.errors import BackendError, Code
-from backend.models.checkpoint import load_backbone_state, load_tcmr_state
+from backend.models.checkpoint import load_backbone_state, load_tcmr_state, load_vibe_state
 from backend.models.resnet import ResNet50Trunk
 from backend.models.smpl import SmplLayer
 from backend.models.tcmr import TCMR
+from backend.models.vibe import VIBE
 from backend.smpl_file import NUM_VERTS, SmplData, load_smpl
 from backend.synthetic import is_synthetic
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+TEMPORAL_MODELS = ("tcmr", "vibe")  # --model: which temporal network runs on the features
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,11 @@ class ModelConfig:
 
 @dataclass
 class Models:
-    """The loaded network, ready for `backend.models.inference`."""
+    """The loaded network, ready for `backend.models.inference`.
 
-    tcmr: TCMR
+    Exactly one temporal model is loaded: `tcmr` (model_name "tcmr") or `vibe` ("vibe")."""
+
+    tcmr: TCMR | None
     smpl: SmplLayer
     smpl_data: SmplData
     backbone: ResNet50Trunk | None
@@ -67,6 +74,30 @@ class Models:
     data_dir: Path
     config: ModelConfig = field(default_factory=ModelConfig)
     j_regressor_h36m: np.ndarray | None = None  # (17, V) float64 when the file is there
+    vibe: VIBE | None = None
+    model_name: str = "tcmr"  # one of TEMPORAL_MODELS
+    checkpoint: Path | None = None  # the temporal model's checkpoint file
+
+
+class _NpyShape(ValueError):
+    """A .npy header that announces another shape or more data than the file holds."""
+
+
+def _check_npy_header(path: Path, shape: tuple[int, ...]) -> None:
+    """Read only the .npy header: the announced shape must be `shape` and the data must fit in the
+    file, so a header that claims terabytes is refused before anything is allocated."""
+    with path.open("rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        found, _, dtype = read_header(f)
+        offset = f.tell()
+    if tuple(found) != shape:
+        raise _NpyShape(f"shape {tuple(found)}, expected {shape}")
+    needed = offset + int(np.prod(found, dtype=np.int64)) * dtype.itemsize
+    if dtype.hasobject or needed > path.stat().st_size:
+        raise _NpyShape(f"the header announces {needed} bytes of {dtype} but the file has "
+                        f"{path.stat().st_size}")
 
 
 def load_regressor_npy(path: Path, rows: int) -> np.ndarray:
@@ -76,8 +107,11 @@ def load_regressor_npy(path: Path, rows: int) -> np.ndarray:
     if not path.is_file():
         raise BackendError(Code.DATA_MISSING, f"{path} not found", hint)
     try:
+        _check_npy_header(path, (rows, NUM_VERTS))
         array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except _NpyShape as exc:
+        raise BackendError(Code.DATA_INVALID, f"{path}: {exc}", hint) from None
+    except (ValueError, OSError, EOFError, MemoryError) as exc:
         raise BackendError(Code.DATA_INVALID, f"{path}: not a readable .npy array ({exc})", hint) from None
     if not isinstance(array, np.ndarray) or array.shape != (rows, NUM_VERTS):
         shape = getattr(array, "shape", "?")
@@ -88,6 +122,9 @@ def load_regressor_npy(path: Path, rows: int) -> np.ndarray:
     return array.astype(np.float64)
 
 
+_MAX_MEAN_PARAMS_MEMBER = 1 << 20  # the official members are a few hundred bytes each
+
+
 def load_mean_params(path: Path) -> dict[str, np.ndarray]:
     """smpl_mean_params.npz -> pose (144,), shape (10,), cam (3,)."""
     hint = (f"Put the official {path.name} (TCMR base_data.zip) into {path.parent}; "
@@ -96,6 +133,11 @@ def load_mean_params(path: Path) -> dict[str, np.ndarray]:
         raise BackendError(Code.DATA_MISSING, f"{path} not found", hint)
     expect = {"pose": (144,), "shape": (10,), "cam": (3,)}
     try:
+        with zipfile.ZipFile(path) as archive:  # an .npz: refuse a member that would expand hugely
+            big = [i.filename for i in archive.infolist() if i.file_size > _MAX_MEAN_PARAMS_MEMBER]
+        if big:
+            raise BackendError(Code.DATA_INVALID, f"{path}: member(s) {', '.join(big)} larger than "
+                                                  f"{_MAX_MEAN_PARAMS_MEMBER} bytes", hint)
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in expect if k not in npz.files]
             if missing:
@@ -131,33 +173,57 @@ def _build(factory, state: dict[str, torch.Tensor], device: torch.device) -> tor
     return module
 
 
+def _temporal_checkpoint(folder: Path, model: str, checkpoint) -> Path:
+    """The checkpoint file of the chosen temporal model; DATA_MISSING names where to get it."""
+    if model not in TEMPORAL_MODELS:
+        raise BackendError(Code.BAD_ARGUMENT, f"unknown temporal model '{model}'",
+                           f"Use --model {' or --model '.join(TEMPORAL_MODELS)}.")
+    if checkpoint:
+        return Path(checkpoint)
+    if model == "tcmr":
+        return folder / datafiles.TCMR_CHECKPOINT.name
+    path = datafiles.vibe_checkpoint(folder)
+    if not path.is_file():
+        file = datafiles.VIBE_CHECKPOINT
+        raise BackendError(Code.DATA_MISSING, f"--model vibe needs {file.name} (or "
+                                              f"{datafiles.VIBE_CHECKPOINT_3DPW.name}) in {folder}",
+                           f"Get it from {file.source} and put it into {folder} unchanged; "
+                           "`python -m backend check` lists it among the optional files.")
+    return path
+
+
 def load_models(data_dir: str | os.PathLike | None, device="cpu", backbone: bool = True,
                 config: ModelConfig | None = None,
-                tcmr_checkpoint: str | os.PathLike | None = None) -> Models:
-    """Load the TCMR network (+ the ResNet trunk when `backbone`) and the SMPL layer.
+                tcmr_checkpoint: str | os.PathLike | None = None, model: str = "tcmr",
+                checkpoint: str | os.PathLike | None = None) -> Models:
+    """Load the temporal network `model` ("tcmr" | "vibe") + the ResNet trunk when `backbone`,
+    and the SMPL layer.
 
     data_dir: a model data folder (None: $TCMR_DATA_DIR or the per-user default);
-    device: torch.device or "auto" | "cpu" | "cuda"; tcmr_checkpoint: another TCMR checkpoint
-    (e.g. the paper's tcmr_table4_3dpw_test.pth.tar) instead of the folder's
-    tcmr_demo_model.pth.tar, which is then not needed. Raises BackendError naming file + problem.
+    device: torch.device or "auto" | "cpu" | "cuda"; checkpoint (or, for TCMR, tcmr_checkpoint):
+    another checkpoint of that model (e.g. the paper's tcmr_table4_3dpw_test.pth.tar) instead of
+    the folder's (tcmr_demo_model.pth.tar; for VIBE vibe_model_wo_3dpw.pth.tar, else
+    vibe_model_w_3dpw.pth.tar), which is then not needed. Raises BackendError naming file + problem.
     """
     config = config or ModelConfig()
     folder = datafiles.resolve_data_dir(data_dir)
     device = _as_device(device)
-    tcmr_path = Path(tcmr_checkpoint) if tcmr_checkpoint else folder / datafiles.TCMR_CHECKPOINT.name
+    checkpoint = checkpoint or (tcmr_checkpoint if model == "tcmr" else None)
     needed = [f for f in datafiles.files_for("run" if backbone else "regress")
-              if not (tcmr_checkpoint and f is datafiles.TCMR_CHECKPOINT)]
+              if not (f is datafiles.TCMR_CHECKPOINT and (checkpoint or model != "tcmr"))]
     missing = [f for f in needed if not (folder / f.name).is_file()]
     if missing:
         names = ", ".join(f.name for f in missing)
         raise BackendError(Code.DATA_MISSING, f"model data missing in {folder}: {names}",
                            f"Put them into {folder} ({missing[0].name}: {missing[0].source}); "
                            "`python -m backend check` lists every file and where to get it.")
+    temporal_path = _temporal_checkpoint(folder, model, checkpoint)
     smpl_data = load_smpl(folder / datafiles.SMPL_NEUTRAL.name)
     j_extra = load_regressor_npy(folder / datafiles.J_REGRESSOR_EXTRA.name, 9)
     h36m_path = folder / datafiles.J_REGRESSOR_H36M.name
     j_h36m = load_regressor_npy(h36m_path, 17) if h36m_path.exists() else None
-    tcmr = _build(TCMR, load_tcmr_state(tcmr_path), device)
+    tcmr = _build(TCMR, load_tcmr_state(temporal_path), device) if model == "tcmr" else None
+    vibe = _build(VIBE, load_vibe_state(temporal_path), device) if model == "vibe" else None
     trunk = None
     if backbone:
         trunk = _build(ResNet50Trunk, load_backbone_state(folder / datafiles.SPIN_CHECKPOINT.name), device)
@@ -165,4 +231,5 @@ def load_models(data_dir: str | os.PathLike | None, device="cpu", backbone: bool
             trunk = trunk.to(memory_format=torch.channels_last)
     smpl = SmplLayer(smpl_data, j_extra).to(device).eval()
     return Models(tcmr=tcmr, smpl=smpl, smpl_data=smpl_data, backbone=trunk, device=device,
-                  synthetic=is_synthetic(folder), data_dir=folder, config=config, j_regressor_h36m=j_h36m)
+                  synthetic=is_synthetic(folder), data_dir=folder, config=config, j_regressor_h36m=j_h36m,
+                  vibe=vibe, model_name=model, checkpoint=temporal_path)

@@ -3,8 +3,8 @@
 Three IEF iterations from the mean parameters (buffers init_pose/init_shape/init_cam, whose
 values come from the TCMR checkpoint):
 
-    xc = fc2(fc1(cat[feature 2048, pose6d 144, shape 10, cam 3]))   (no nonlinearity; the
-                                                                     dropouts are off in eval)
+    xc = drop2(fc2(drop1(fc1(cat[feature 2048, pose6d 144, shape 10, cam 3]))))
+                                     (no nonlinearity; the Dropout(0.5)s act only in train mode)
     pose6d += decpose(xc); shape += decshape(xc); cam += deccam(xc)
 
 Parameter and buffer names match the checkpoint's `regressor.*` keys.
@@ -29,7 +29,9 @@ class Regressor(nn.Module):
         super().__init__()
         in_dim = FEATURE_DIM + POSE6D_DIM + NUM_BETAS + CAM_DIM  # 2205
         self.fc1 = nn.Linear(in_dim, 1024)
+        self.drop1 = nn.Dropout(0.5)  # official Dropout(); identity in eval mode, no weights
         self.fc2 = nn.Linear(1024, 1024)
+        self.drop2 = nn.Dropout(0.5)
         self.decpose = nn.Linear(1024, POSE6D_DIM)
         self.decshape = nn.Linear(1024, NUM_BETAS)
         self.deccam = nn.Linear(1024, CAM_DIM)
@@ -44,7 +46,7 @@ class Regressor(nn.Module):
         shape = self.init_shape.expand(b, -1)
         cam = self.init_cam.expand(b, -1)
         for _ in range(NUM_ITER):
-            xc = self.fc2(self.fc1(torch.cat([x, pose, shape, cam], dim=1)))
+            xc = self.drop2(self.fc2(self.drop1(self.fc1(torch.cat([x, pose, shape, cam], dim=1)))))
             pose = pose + self.decpose(xc)
             shape = shape + self.decshape(xc)
             cam = cam + self.deccam(xc)

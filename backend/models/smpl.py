@@ -28,7 +28,6 @@ NUM_EXTRA_REGRESSED = 9  # rows of J_regressor_extra.npy
 # Rows of joints54 that make the 49 TCMR joints (official lib/models/smpl.py joint_map).
 JOINT_MAP = (24, 12, 17, 19, 21, 16, 18, 20, 0, 2, 5, 8, 1, 4, 7, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
              8, 5, 45, 46, 4, 7, 21, 19, 17, 16, 18, 20, 47, 48, 49, 50, 51, 52, 53, 24, 26, 25, 28, 27)
-NUM_TCMR_JOINTS = 49
 
 
 class SmplLayer(nn.Module):

@@ -68,7 +68,7 @@ def test_every_person_gets_a_track(clip, model_data_dir, tmp_path):
     path, fields, events = _run(clip, tmp_path / "o", model_data_dir, min_track_length=5)
     assert fields["tracks"] == 2
     assert [e["stage"] for e in events if e["event"] == "stage"] == ["load", "detect", "features", "regress",
-                                                                      "write"]
+                                                                      "write", "ground"]
     meta = json.loads((path / "result.json").read_text())
     assert [(t["id"], t["first_frame"], t["last_frame"], t["num_frames"]) for t in meta["tracks"]] == [
         (1, 0, 15, 16), (2, 4, 11, 8)]

@@ -14,12 +14,13 @@ import pytest
 
 from backend.camera import orig_cam, project_orig_cam, project_pinhole
 from backend.crops import crop_batch
+from backend.grounding.world import GROUNDED_KEYS
 from backend.result import TRACK_KEYS
 from tests.pipeline.clips import BBOX, HEIGHT, WIDTH
 from tests.pipeline.conftest import REPO, backend_env, parse, run_backend
 
 BBOX_ARG = ",".join(str(v) for v in BBOX)
-STAGES = ["load", "decode", "features", "regress", "write"]
+STAGES = ["load", "decode", "features", "regress", "write", "ground"]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,8 @@ def test_result_files(full_run, model_data_dir, smpl_data):
                                "last_frame": 23, "interpolated_frames": 0}]
     with np.load(out / "track_1.npz", allow_pickle=False) as npz:
         a = {k: npz[k] for k in npz.files}
-    assert set(a) == {*TRACK_KEYS, "features", "confidence", "interpolated"}
+    assert set(a) == {*TRACK_KEYS, *GROUNDED_KEYS, "features", "confidence", "interpolated"}  # --ground auto
+    assert "world" in meta and isinstance(meta["world"]["ground_found"], bool)
     t = 24
     shapes = {"frame_index": (t,), "global_orient": (t, 3), "body_pose": (t, 23, 3),
               "betas_per_frame": (t, 10), "betas": (10,), "transl": (t, 3), "cam_weak": (t, 3),

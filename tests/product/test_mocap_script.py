@@ -48,3 +48,16 @@ def test_video_to_result_blend_and_fbx(clip, tmp_path, model_data_dir):
     assert opened.returncode == 0, opened.stderr[-2000:]
     info = json.loads(opened.stdout.strip().splitlines()[-1])
     assert info["armatures"] == 1 and info["animated"] == 1 and info["cameras"] >= 1
+
+
+def test_a_failed_run_keeps_the_earlier_result(clip, tmp_path, model_data_dir):
+    """mocap.sh no longer deletes OUT/result first: a run that fails leaves the earlier one as it was."""
+    result = tmp_path / "out" / "result"
+    result.mkdir(parents=True)
+    (result / "result.json").write_text('{"tracks": [{"id": 1, "file": "track_1.npz"}]}')
+    (result / "track_1.npz").write_bytes(b"earlier track")
+    before = {p.name: p.read_bytes() for p in result.iterdir()}
+    proc = _mocap(clip, tmp_path / "out", model_data_dir, "--device", "cpu", "--bbox", "nan,10,60,105",
+                  timeout=300)
+    assert proc.returncode != 0 and "BAD_ARGUMENT" in proc.stdout + proc.stderr
+    assert {p.name: p.read_bytes() for p in result.iterdir()} == before
