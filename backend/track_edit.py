@@ -25,11 +25,13 @@ import numpy as np
 from backend.camera import crop_cam_to_transl
 from backend.confidence import track_confidence
 from backend.errors import BackendError, Code
+from backend.grounding.world import GROUNDED_KEYS
 from backend.result import FORMAT_VERSION, RESULT_FILE, track_file_name
 from backend.windowing import MID, SEQLEN
 
 HALF_BEFORE, HALF_AFTER = MID, SEQLEN - MID - 1  # 8 frames before a row's own, 7 after
 STATIC_KEYS = ("betas", "joints_rest", "parents")  # per-track, not per-row
+WORLD_TRACK_KEYS = GROUNDED_KEYS  # what `ground` adds; dropped when rows are re-solved
 FEATURES_HINT = ("Run the video again with `python -m backend run VIDEO --out DIR --save-features` (the "
                  "add-on saves features for the results it caches), then edit that result.")
 Regress = Callable[[np.ndarray], dict]
@@ -302,10 +304,20 @@ def apply_edits(result: Result, edits: list[Edit], regress: Regress | None,
     return tracks
 
 
-def track_entry(track_id: int, track: dict) -> dict:
-    """The result.json `tracks` entry of one track."""
+def drop_world(meta: dict, tracks: dict[int, dict]) -> bool:
+    """Remove a grounded result's world block and per-track world keys (stale once rows are
+    re-solved; `python -m backend ground` makes them again). True when there were any."""
+    had = meta.pop("world", None) is not None
+    for track in tracks.values():
+        for key in WORLD_TRACK_KEYS:
+            had |= track.pop(key, None) is not None
+    return had
+
+
+def track_entry(track_id: int, track: dict, file: str | None = None) -> dict:
+    """The result.json `tracks` entry of one track (file: the name the writer gave it)."""
     frames = track["frame_index"]
     interp = track.get("interpolated")
-    return {"id": int(track_id), "file": track_file_name(track_id), "num_frames": len(frames),
+    return {"id": int(track_id), "file": file or track_file_name(track_id), "num_frames": len(frames),
             "first_frame": int(frames[0]), "last_frame": int(frames[-1]),
             "interpolated_frames": int(np.count_nonzero(interp)) if interp is not None else 0}

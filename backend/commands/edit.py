@@ -65,7 +65,7 @@ def add_arguments(parser) -> None:
 
 def execute(args, reporter):
     from backend.result import ResultWriter
-    from backend.track_edit import apply_edits, load_result, track_entry, validate
+    from backend.track_edit import apply_edits, drop_world, load_result, track_entry, validate
 
     edits = list(getattr(args, "edits", []))
     if not edits:
@@ -85,14 +85,19 @@ def execute(args, reporter):
     if smooth != "none" and regress is not None:
         reporter.warning("EDIT_UNSMOOTHED", f"the result was smoothed ({smooth}); re-solved rows near the "
                                             "seams are not", "Nothing to do unless the seam shows.")
-    reporter.stage("write", f"Writing {len(tracks)} track(s) to {out}")
     meta = dict(result.meta)
-    meta["tracks"] = [track_entry(i, t) for i, t in sorted(tracks.items())]
+    if regress is not None and drop_world(meta, tracks):
+        reporter.warning("EDIT_UNGROUNDED", "the result was grounded in a world; the edited result is in "
+                                            "the camera frame only (its world keys would be stale)",
+                         f"Run `python -m backend ground {out} --out DIR` to ground it again.")
+    reporter.stage("write", f"Writing {len(tracks)} track(s) to {out}")
     meta["edited"] = {"from": str(result.path), "edits": [str(e) for e in edits]}
     with ResultWriter(out) as writer:
+        entries = []
         for n, (track_id, arrays) in enumerate(sorted(tracks.items()), start=1):
-            writer.write_track(track_id, arrays)
+            entries.append(track_entry(track_id, arrays, writer.write_track(track_id, arrays)))
             reporter.progress("write", n, len(tracks))
+        meta["tracks"] = entries
         out_dir = writer.commit(meta)
     return out_dir, {"tracks": len(tracks), "edits": [str(e) for e in edits]}
 
