@@ -21,6 +21,8 @@ _MODULE_NAMES = (
     "ops_bake",  # tcmr.bake_to_rig and the bone-map editor's operators
     "panels",  # 3D Viewport sidebar "Mocap" tab: process, recent results, import, export
     "panel_bake",  # sidebar sub-panel: bake onto a rig, bone mapping editor
+    "ops_edit",  # tcmr.merge_tracks, split_track, swap_tracks, delete_track, jump_to_frame
+    "panel_edit",  # sidebar sub-panel: the active character's low-confidence frames and track edits
 )
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from . import anim_shim, contact_curves
+from . import anim_shim, contact_curves, track_props
 from .core import rig_math
 from .core.result_io import Track
 from .core.skeleton import JOINT_NAMES, PARENTS
@@ -171,7 +171,8 @@ def build_character(context, model: SmplModel, track: Track, collection, name: s
 
     timing = timing or rig_math.Timing(scene_fps=0.0)
     frames = timing.scene_frames(track.frame_index)  # (T,)
-    anim_shim.write_action(arm_obj, f"{arm_obj.name} motion", _pose_curves(track, joints[0], frames))
+    anim_shim.write_action(arm_obj, f"{arm_obj.name} motion", _pose_curves(track, joints[0], frames)
+                           + track_props.confidence_curves(arm_obj, track, frames))
     contact_curves.add_contact_curves(arm_obj, track.contact, frames)
     if options.pose_correctives:
         anim_shim.write_action(mesh_obj.data.shape_keys, f"{arm_obj.name} correctives",

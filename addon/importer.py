@@ -19,7 +19,7 @@ from pathlib import Path
 
 import bpy
 
-from . import resolve
+from . import resolve, track_props
 from .character import CharacterOptions, build_character, with_window
 from .core import scene_limits
 from .core.errors import AddonError
@@ -159,6 +159,7 @@ def import_result(context, directory: str, data_dir: str = "", options: Characte
         _remove_new(before)
         _restore_scene(context.scene, saved)
         raise
+    track_props.tag_result(report.armatures, info.directory)
     if report.armatures:
         _select(context, report.armatures[0])
     return report

@@ -55,7 +55,7 @@ _JOBS: dict[str, Job] = {}  # one job per slot
 
 
 def slot_of(kind: str) -> str:
-    return "run" if kind == "run" else "aux"
+    return "run" if kind in ("run", "edit") else "aux"  # track edits show in the main panel
 
 
 def status_of(kind: str, wm=None):

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from .anim_shim import action_fcurves
 from .core.errors import AddonError
@@ -53,8 +53,10 @@ def keyed_range(arm) -> tuple[int, int] | None:
     return math.floor(min(firsts) + 1e-6), math.ceil(max(lasts) - 1e-6)
 
 
-def export_character(context, filepath: str, target: str, object_name: str = "") -> list[str]:
-    """Write the character's FBX; returns the exported object names. Raises AddonError."""
+def export_character(context, filepath: str, target: str, object_name: str = "",
+                     confidence: bool = False) -> list[str]:
+    """Write the character's FBX; returns the exported object names. Raises AddonError.
+    confidence: also write custom properties, with the bones' animated `confidence` (off: left out)."""
     arm = _character_armature(context, object_name)
     if not filepath:
         raise AddonError("no file path given", "Choose where to save the .fbx file.")
@@ -67,6 +69,8 @@ def export_character(context, filepath: str, target: str, object_name: str = "")
         settings = dict(export_settings(target))
     except ValueError as exc:
         raise AddonError(str(exc), "Use target='UNITY', 'UNREAL' or 'GENERIC'.") from exc
+    if confidence:
+        settings["use_custom_props"] = True
     members = [arm] + [child for child in arm.children if child.type == "MESH"]
 
     view_layer = context.view_layer
@@ -127,6 +131,8 @@ class TCMR_OT_export_fbx(bpy.types.Operator):
                          description="Engine preset: axes, units, animation (docs/fbx_presets.md)")
     object: StringProperty(name="Armature", default="",
                            description="Armature object of the character (default: the active object)")
+    confidence: BoolProperty(name="Confidence", default=False,
+                             description="Also export the bones' animated confidence (custom properties)")
 
     def invoke(self, context, event):
         if not self.filepath:
@@ -137,7 +143,7 @@ class TCMR_OT_export_fbx(bpy.types.Operator):
 
     def execute(self, context):
         try:
-            names = export_character(context, self.filepath, self.target, self.object)
+            names = export_character(context, self.filepath, self.target, self.object, self.confidence)
         except AddonError as exc:
             self.report({"ERROR"}, exc.report_text())
             return {"CANCELLED"}

@@ -30,6 +30,7 @@ class Code(StrEnum):
     RESULT_TOO_NEW = "RESULT_TOO_NEW"  # result format newer than this reader
     TRAINING_DIVERGED = "TRAINING_DIVERGED"  # the training loss became NaN/infinite
     ENGINE_UNAVAILABLE = "ENGINE_UNAVAILABLE"  # --engine onnxruntime without onnxruntime installed
+    FEATURES_MISSING = "FEATURES_MISSING"  # an edit needs the saved per-frame features (run --save-features)
     INTERNAL = "INTERNAL"  # a bug: please report with the log
 
 

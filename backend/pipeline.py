@@ -28,6 +28,7 @@ import numpy as np
 from backend import datafiles, run_options
 from backend.box_smoothing import BoxSmoothingConfig, raw_box_arrays, smooth_tracks
 from backend.camera import crop_cam_to_transl, default_focal
+from backend.confidence import confidence_arrays
 from backend.crops import crop_batch
 from backend.detection import DetectorConfig, check_frame_size, make_detector
 from backend.engines import EngineConfig, make_feature_engine
@@ -42,7 +43,7 @@ from backend.video import FrameSource, SourceInfo
 from backend.windowing import SEQLEN
 
 MAIN_PERSON_MODES = run_options.OPTIONS["main_person"].choices  # ("none", "longest", "largest")
-REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d")  # the per-frame outputs a result keeps
+REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d", "branch_rotmat")  # per-frame outputs kept (if made)
 MAX_PIXELS = 1e6  # bound of --bbox coordinates and --focal (pixels)
 MAX_FPS = 1000.0
 
@@ -286,7 +287,7 @@ def _regress_all(models, tracks: list[Track], features: list, batching, config: 
         def progress(done, _total, base=offset):
             reporter.progress("regress", base + done, total)
         out = regress_track(models, features[n], progress=progress, batching=batching, stride=stride)
-        outputs.append({key: out[key] for key in REGRESS_KEYS})
+        outputs.append({key: out[key] for key in REGRESS_KEYS if key in out})
         if not config.save_features:
             features[n] = None  # (F,2048) no longer needed: free it before the next track
         offset += len(track)
@@ -328,6 +329,7 @@ def _write_tracks(writer: ResultWriter, models, tracks: list[Track], features: l
         arrays = track_arrays(track.frames, pose, out["betas"], transl, out["pred_cam"], track.boxes,
                               joints3d, rest_joints(models.smpl_data, betas),
                               feats if config.save_features else None) | raw_box_arrays(track)
+        arrays.update(confidence_arrays(out, arrays, track.interpolated, (info.width, info.height)))
         name = writer.write_track(track.id, arrays)
         entries.append(track_entry(track.id, name, track.frames, track.interpolated))
         reporter.progress("write", n, len(tracks))

@@ -19,7 +19,7 @@ DEVICES = ("auto", "cpu", "cuda")
 # The run options the add-on sets (RunConfig names); their flags, choices and defaults come from
 # the backend's table (core.run_options).
 RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox", "ground", "foot_lock", "model",
-               "detector")
+               "detector", "save_features")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class RunSettings:
     foot_lock: str = run_options.option("foot_lock").panel_default  # auto: planted feet stay planted
     model: str = run_options.option("model").panel_default  # temporal model: tcmr | vibe
     detector: str | None = None  # a YOLO ONNX person detector file; None = the backend's built-in HOG
+    save_features: bool = run_options.option("save_features").panel_default  # on: results can be edited
 
     def key_fields(self) -> dict:
         """The settings that change the result (no paths: the video enters by content hash)."""
@@ -79,6 +80,8 @@ def _option_argv(name: str, value) -> list[str]:
         return []
     if opt.choices is not None and value not in opt.choices:
         raise ValueError(f"{name} must be one of {opt.choices}, not {value!r}")
+    if opt.type == "bool":
+        return [opt.flag] if bool(value) != bool(opt.default) else []  # a switch away from the default
     if opt.type == "bbox":
         return [opt.flag, ",".join(str(int(v)) for v in value)]
     return [opt.flag, str(int(value)) if opt.type == "int" else str(value)]

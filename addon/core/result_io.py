@@ -97,6 +97,7 @@ class Track:
     world_body_pose: np.ndarray | None = None
     world_transl: np.ndarray | None = None
     contact: np.ndarray | None = None
+    confidence: np.ndarray | None = None  # (T,24) in [0,1], optional key (docs/confidence_and_editing.md)
 
 
 def _world(meta: dict, name: str) -> WorldInfo | None:
@@ -228,6 +229,8 @@ def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
                 arrays["world_transl"] = _array(npz, "world_transl", (t, 3), entry.file)
             if "contact" in npz.files:
                 arrays["contact"] = _array(npz, "contact", (t, 4), entry.file)
+            if "confidence" in npz.files:
+                arrays["confidence"] = np.clip(_array(npz, "confidence", (t, 24), entry.file), 0, 1)
     except AddonError:
         raise
     except (OSError, ValueError, EOFError) as exc:
@@ -242,7 +245,8 @@ def load_track(info: ResultInfo, entry: TrackEntry) -> Track:
                  betas=arrays["betas"].astype(np.float64),
                  transl=arrays["transl"].astype(np.float64), joints_rest=joints_rest,
                  **{k: arrays[k].astype(np.float64) for k in
-                    ("world_global_orient", "world_body_pose", "world_transl", "contact") if k in arrays})
+                    ("world_global_orient", "world_body_pose", "world_transl", "contact", "confidence")
+                    if k in arrays})
 
 
 def load_all_tracks(info: ResultInfo) -> list[Track]:

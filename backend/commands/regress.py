@@ -1,7 +1,8 @@
 """`python -m backend regress FEATURES.npy --out OUT.npz [--verts]`: temporal model + regressor only.
 
 FEATURES.npy holds one person's per-frame ResNet features (F,2048) float32, any F >= 1.
-OUT.npz gets pose (F,72), betas (F,10), pred_cam (F,3), joints3d (F,49,3) [+ verts (F,6890,3)],
+OUT.npz gets pose (F,72), betas (F,10), pred_cam (F,3), joints3d (F,49,3), confidence (F,24)
+(backend.confidence, from the network alone) [+ verts (F,6890,3)],
 written to a temporary file first and renamed, so a failed run leaves nothing behind.
 """
 
@@ -18,7 +19,7 @@ from backend.fileio import write_atomic
 HELP = "run the temporal model (TCMR or VIBE) + regressor on precomputed (F,2048) features of one person"
 NEEDS_DEVICE = True
 FEATURE_DIM = 2048
-OUTPUT_KEYS = ("pose", "betas", "pred_cam", "joints3d")
+OUTPUT_KEYS = ("pose", "betas", "pred_cam", "joints3d", "confidence")
 
 
 def add_arguments(parser) -> None:
@@ -102,7 +103,11 @@ def execute(args, reporter):
     result = regress_track(models, features, batch_size=args.batch_size, with_verts=args.verts,
                            progress=lambda done, total: reporter.progress("regress", done, total))
 
+    from backend.confidence import track_confidence
+
+    if "branch_rotmat" in result:  # TCMR's three branches (VIBE has none)
+        result["confidence"] = track_confidence(result["branch_rotmat"])
     reporter.stage("write", f"Writing {out}")
     keys = OUTPUT_KEYS + (("verts",) if args.verts else ())
-    write_npz_atomic(out, {k: result[k] for k in keys})
+    write_npz_atomic(out, {k: result[k] for k in keys if k in result})
     return out.resolve(), {"frames": num_frames, "synthetic": models.synthetic, "model": models.model_name}

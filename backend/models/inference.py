@@ -143,6 +143,8 @@ def _regress_windows(models: Models, feats: torch.Tensor, idx: torch.Tensor,
     pose = rotmat_to_axis_angle(rotmat.reshape(-1, 3, 3)).reshape(b, 72)
     values = {"pose": pose, "betas": out["betas"], "pred_cam": out["cam"], "joints3d": joints,
               "rotmat": rotmat, "scores": out["scores"]}
+    if "branch_rotmat" in out:  # (B,3,24,3,3) per-branch predictions: backend/confidence.py
+        values["branch_rotmat"] = out["branch_rotmat"]
     if with_verts:
         values["verts"] = verts
     return values
@@ -156,7 +158,8 @@ def regress_track(models: Models, features: np.ndarray, batch_size: int = 64, wi
 
     Returns float32 numpy arrays: pose (F,72) axis-angle (root first), betas (F,10),
     pred_cam (F,3) weak-perspective crop camera (s,tx,ty), joints3d (F,49,3), rotmat (F,24,3,3),
-    scores (F,3) attention weights [past, current, future], and verts (F,6890,3) if with_verts.
+    scores (F,3) attention weights [past, current, future], branch_rotmat (F,3,24,3,3) the
+    regressor on each branch alone (backend.confidence), and verts (F,6890,3) if with_verts.
     `progress(done, total)` is called after each batch of windows. With `batching`, its
     `regress` size replaces `batch_size` and stays halved after an out-of-memory.
     With VIBE loaded (models.vibe) this is `vibe_inference.regress_track_vibe` (no `scores`).

@@ -18,18 +18,26 @@ class TCMR(nn.Module):
         super().__init__()
         self.encoder = TemporalEncoder()
         self.regressor = Regressor()
+        self.branch_heads = True  # also regress each branch alone (confidence); off: the official output only
 
     def forward(self, windows: torch.Tensor) -> dict[str, torch.Tensor]:
         """windows (B,16,2048) -> pose6d (B,144), rotmat (B,24,3,3), betas (B,10), cam (B,3),
-        scores (B,3) for each window's centre frame."""
-        feature, scores = self.encoder(windows)
-        out = self.regressor(feature)
-        out["scores"] = scores
-        return out
+        scores (B,3) for each window's centre frame, and branch_rotmat (B,3,24,3,3)."""
+        return self._heads(self.encoder.branches(windows))
 
     def forward_indexed(self, frames: torch.Tensor, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         """frames (F,2048) of one track, idx (B,16) window frame indices -> as forward(frames[idx])."""
-        feature, scores = self.encoder.integrate(self.encoder.branches_indexed(frames, idx))
+        return self._heads(self.encoder.branches_indexed(frames, idx))
+
+    def _heads(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Z (B,3,2048) [past, current, future] -> the regressor on the integrated feature, plus
+        `branch_rotmat` (B,3,24,3,3): the regressor run on each of the three decoded features
+        alone, as in training (docs/confidence_and_editing.md; their spread is the confidence)."""
+        feature, scores = self.encoder.integrate(z)
         out = self.regressor(feature)
         out["scores"] = scores
+        if not self.branch_heads:
+            return out
+        b, k = z.shape[0], z.shape[1]
+        out["branch_rotmat"] = self.regressor(z.reshape(b * k, -1))["rotmat"].reshape(b, k, 24, 3, 3)
         return out

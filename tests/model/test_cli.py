@@ -45,7 +45,8 @@ def test_regress_end_to_end_matches_reference(model_data_dir, tmp_path, gen_stat
         got = {k: npz[k] for k in npz.files}
     assert {k: v.shape for k, v in got.items()} == {
         "pose": (17, 72), "betas": (17, 10), "pred_cam": (17, 3), "joints3d": (17, 49, 3),
-        "verts": (17, 6890, 3)}
+        "verts": (17, 6890, 3), "confidence": (17, 24)}
+    assert np.all((got["confidence"] > 0) & (got["confidence"] <= 1))
     ref = reference_track(gen_state, smpl_data, j_extra, features)
     assert aa_distance(got["pose"].astype(np.float64), ref["pose"]).max() < 1e-5
     for key in ("betas", "pred_cam", "joints3d", "verts"):

@@ -25,7 +25,8 @@ def track(models, gen_state, smpl_data, j_extra):
 def test_output_keys_shapes_dtypes(track):
     ours, _ = track
     shapes = {"pose": (20, 72), "betas": (20, 10), "pred_cam": (20, 3), "joints3d": (20, 49, 3),
-              "rotmat": (20, 24, 3, 3), "scores": (20, 3), "verts": (20, 6890, 3)}
+              "rotmat": (20, 24, 3, 3), "scores": (20, 3), "verts": (20, 6890, 3),
+              "branch_rotmat": (20, 3, 24, 3, 3)}  # the regressor on each branch: backend/confidence.py
     assert {k: v.shape for k, v in ours.items()} == shapes
     assert all(v.dtype == np.float32 for v in ours.values())
 

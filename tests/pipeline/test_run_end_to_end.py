@@ -69,18 +69,22 @@ def test_result_files(full_run, model_data_dir, smpl_data):
                                "last_frame": 23, "interpolated_frames": 0}]
     with np.load(out / "track_1.npz", allow_pickle=False) as npz:
         a = {k: npz[k] for k in npz.files}
-    assert set(a) == {*TRACK_KEYS, *GROUNDED_KEYS, *RAW_BOX_KEYS, "features"}  # --ground auto: the default
+    assert set(a) == {*TRACK_KEYS, *GROUNDED_KEYS, *RAW_BOX_KEYS, "features", "confidence",
+                      "interpolated"}  # --ground auto: the default
     assert "world" in meta and isinstance(meta["world"]["ground_found"], bool)
     t = 24
     shapes = {"frame_index": (t,), "global_orient": (t, 3), "body_pose": (t, 23, 3),
               "betas_per_frame": (t, 10), "betas": (10,), "transl": (t, 3), "cam_weak": (t, 3),
               "bbox_xywh": (t, 4), "joints3d": (t, 49, 3), "joints_rest": (24, 3), "parents": (24,),
-              "features": (t, 2048), "bbox_raw_xywh": (t, 4), "detected": (t,)}
+              "features": (t, 2048), "bbox_raw_xywh": (t, 4), "detected": (t,), "confidence": (t, 24),
+              "interpolated": (t,)}
     for key, shape in shapes.items():
         assert a[key].shape == shape, key
         assert np.isfinite(a[key]).all(), key
     assert a["frame_index"].dtype == np.int64 and a["parents"].dtype == np.int64
     assert a["features"].dtype == np.float32
+    assert a["confidence"].dtype == np.float32 and np.all((a["confidence"] > 0) & (a["confidence"] <= 1))
+    assert a["interpolated"].dtype == bool and not a["interpolated"].any()
     assert np.array_equal(a["frame_index"], np.arange(24))
     # the fixed 60x100 box -> a 100x100 square around the same centre (50, 60)
     assert np.allclose(a["bbox_xywh"], [0.0, 10.0, 100.0, 100.0])
