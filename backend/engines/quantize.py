@@ -156,4 +156,7 @@ class Int8Gate:
             self.log(f"INT8 not tried: the run had fewer than {self.needed} crops to calibrate and check on")
 
     def describe(self) -> str:
-        return f"onnxruntime {self.precision} (INT8 gate: {self.result or 'undecided'})"
+        r = self.result
+        gate = ("undecided" if r is None else f"{'passed' if r.passed else 'failed'}, min cosine "
+                f"{r.min_cosine:.5f} on {r.held_out} held-out crops")
+        return f"onnxruntime {self.precision} (INT8 gate: {gate})"
