@@ -18,7 +18,21 @@ import threading
 import time
 from pathlib import Path
 
-_EOF = object()
+EOF = object()  # a reader thread's end mark in its queue
+
+
+def drain(lines: queue.Queue) -> tuple[list[str], bool]:
+    """Everything a reader thread has queued so far -> (lines, whether its end mark came)."""
+    out, eof = [], False
+    while True:
+        try:
+            item = lines.get_nowait()
+        except queue.Empty:
+            return out, eof
+        if item is EOF:
+            eof = True
+        else:
+            out.append(item)
 
 
 def popen_group_kwargs() -> dict:
@@ -57,20 +71,12 @@ class BackendProcess:
             for line in self.proc.stdout:
                 self.lines.put(line)
         finally:
-            self.lines.put(_EOF)
+            self.lines.put(EOF)
 
     def poll(self) -> tuple[list[str], bool]:
         """(new stdout lines, finished): finished once stdout closed and the process exited."""
-        out = []
-        while True:
-            try:
-                item = self.lines.get_nowait()
-            except queue.Empty:
-                break
-            if item is _EOF:
-                self._eof = True
-            else:
-                out.append(item)
+        out, eof = drain(self.lines)
+        self._eof = self._eof or eof
         done = self._eof and self.proc.poll() is not None
         if done:
             self._finish()

@@ -23,9 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import AddonError
-from .process import BackendProcess
-
-_EOF = object()
+from .process import EOF, BackendProcess, drain
 
 
 class Cancelled(Exception):
@@ -96,7 +94,7 @@ class ThreadTask:
             self.emit("error", code="INTERNAL", message=f"{type(exc).__name__}: {exc}",
                       hint="Open the log for details and report the bug with it.")
         finally:
-            self._lines.put(_EOF)
+            self._lines.put(EOF)
 
     def _start_process(self, argv: list[str]) -> None:
         with self._lock:  # cancel() either sees the process or stops it from starting
@@ -108,16 +106,8 @@ class ThreadTask:
     # -- the caller (main thread) ----------------------------------------------------------
     def poll(self) -> tuple[list[str], bool]:
         """(new protocol lines, finished): the thread's own lines, then its process's."""
-        out = []
-        while True:
-            try:
-                item = self._lines.get_nowait()
-            except queue.Empty:
-                break
-            if item is _EOF:
-                self._eof = True
-            else:
-                out.append(item)
+        out, eof = drain(self._lines)
+        self._eof = self._eof or eof
         if not self._eof:
             return out, False
         if self.process is None:
