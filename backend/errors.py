@@ -28,6 +28,8 @@ class Code(StrEnum):
     DB_INVALID = "DB_INVALID"  # evaluation database unreadable or not in the official layout
     RESULT_INVALID = "RESULT_INVALID"  # a result directory is missing, partial or malformed
     RESULT_TOO_NEW = "RESULT_TOO_NEW"  # result format newer than this reader
+    WORKER_CRASHED = "WORKER_CRASHED"  # a batch worker died on this input twice (on two workers)
+    RAY_UNAVAILABLE = "RAY_UNAVAILABLE"  # --ray without Ray installed, or the cluster cannot be reached
     INTERNAL = "INTERNAL"  # a bug: please report with the log
 
 
