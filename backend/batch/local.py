@@ -1,23 +1,24 @@
 """The local executor: N worker processes (multiprocessing, spawn), each loading the models once.
 
-Each worker has its own job queue, so the parent always knows which input a worker holds; all
-workers report on one event queue. A worker that dies (segfault, OOM killer) has its input retried
-once on a fresh worker, then the input is failed with WORKER_CRASHED. Ctrl-C / SIGTERM in the
-parent: every worker gets SIGTERM (its run's ResultWriter then removes the half result), is joined,
-and KeyboardInterrupt propagates.
+Each worker has its own pipe (jobs in, events out), so the parent always knows which input a worker
+holds and a dying worker cannot jam the others' channel. A worker that dies (segfault, OOM killer)
+has its input retried once on a fresh worker, then the input is failed with WORKER_CRASHED. Ctrl-C /
+SIGTERM in the parent: every worker gets SIGTERM (its run's ResultWriter then removes the half
+result), is joined, and KeyboardInterrupt propagates.
 
-Messages on the event queue: (kind, worker id, input name | None, payload) with kind
+Messages on a worker's pipe: (kind, worker id, input name | None, payload) with kind
 ready {"load_s", "synthetic"} | load_failed {"code", "message", "hint"} | start {} |
 event {"event", ...protocol fields} | outcome (backend.batch.work outcome dict).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
-import queue
 import signal
 from collections import deque
+from multiprocessing.connection import wait
 
 from backend.errors import BackendError, Code
 
@@ -28,8 +29,11 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt()
 
 
-def worker_main(wid: int, base_config, jobs, events, threads: int) -> None:
-    """The worker process: load the models, then run jobs (name, path, out) until None."""
+def worker_main(wid: int, base_config, conn, threads: int) -> None:
+    """The worker process: load the models, then run jobs (name, path, out) received on `conn` until None.
+
+    Its own pipe (no shared queue, no feeder thread): a worker that dies mid-message can break only
+    its own channel, never the others'."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -41,19 +45,20 @@ def worker_main(wid: int, base_config, jobs, events, threads: int) -> None:
         try:
             models, load_s = load_models(base_config)
         except BackendError as exc:
-            events.put(("load_failed", wid, None, {"code": str(exc.code), "message": exc.message,
-                                                   "hint": exc.hint}))
+            conn.send(("load_failed", wid, None, {"code": str(exc.code), "message": exc.message,
+                                                  "hint": exc.hint}))
             return
-        events.put(("ready", wid, None, {"load_s": round(load_s, 3), "synthetic": bool(models.synthetic)}))
-        while (job := jobs.get()) is not None:
+        conn.send(("ready", wid, None, {"load_s": round(load_s, 3), "synthetic": bool(models.synthetic)}))
+        while (job := conn.recv()) is not None:
             name, path, out = job
-            events.put(("start", wid, name, {}))
-            def send(event, fields, n=name):
-                events.put(("event", wid, n, {"event": event, **fields}))
+            conn.send(("start", wid, name, {}))
 
-            reporter = ForwardingReporter(send)
-            events.put(("outcome", wid, name, process(models, base_config, name, path, out, reporter)))
-    except KeyboardInterrupt:
+            def send(event, fields, n=name):
+                conn.send(("event", wid, n, {"event": event, **fields}))
+
+            outcome = process(models, base_config, name, path, out, ForwardingReporter(send))
+            conn.send(("outcome", wid, name, outcome))
+    except (KeyboardInterrupt, EOFError, BrokenPipeError):
         pass
 
 
@@ -79,21 +84,21 @@ class LocalExecutor:
         return {"kind": "local", "workers": self.workers}
 
     def _spawn(self, wid: int):
-        jobs = self.ctx.Queue()
+        parent, child = self.ctx.Pipe()
         threads = max(1, (os.cpu_count() or 1) // self.workers)
-        proc = self.ctx.Process(target=worker_main, args=(wid, self.base_config, jobs, self.events, threads),
+        proc = self.ctx.Process(target=worker_main, args=(wid, self.base_config, child, threads),
                                 name=f"tcmr-batch-{wid}", daemon=True)
         proc.start()
-        return proc, jobs
+        child.close()
+        return proc, parent
 
     def run(self, jobs: list[tuple[str, str, str]], on_event) -> None:
         """Run every job; on_event(kind, name, payload) for ready/start/event/outcome/retry."""
         if not jobs:
             return
-        self.events = self.ctx.Queue()
         self.pending = deque(jobs)
         self.attempts: dict[str, int] = {}
-        self.procs: dict[int, tuple] = {}  # wid -> (process, jobs queue)
+        self.procs: dict[int, tuple] = {}  # wid -> (process, pipe)
         self.ready: set[int] = set()
         self.busy: dict[int, tuple] = {}
         self.next_wid = 0
@@ -103,14 +108,27 @@ class LocalExecutor:
                 self._add_worker()
             while self.pending or self.busy:
                 self._assign()
-                try:
-                    message = self.events.get(timeout=0.5)
-                except queue.Empty:
-                    self._reap(on_event)
-                    continue
-                self._handle(message, on_event)
+                self._poll(on_event)
         finally:
             self._stop()
+
+    def _poll(self, on_event) -> None:
+        """Handle every message that arrived (up to 0.5 s wait); then deal with dead workers."""
+        by_conn = {conn: wid for wid, (_, conn) in self.procs.items()}
+        sentinels = [proc.sentinel for proc, _ in self.procs.values()]
+        dead = set()
+        for ready in wait(list(by_conn) + sentinels, timeout=0.5):
+            wid = by_conn.get(ready)
+            if wid is None:
+                continue
+            try:
+                while ready.poll():
+                    self._handle(ready.recv(), on_event)
+            except (EOFError, OSError):
+                dead.add(wid)
+        dead |= {wid for wid, (proc, _) in self.procs.items() if not proc.is_alive()}
+        if dead:
+            self._reap(dead, on_event)
 
     def _add_worker(self) -> None:
         if self.spawns_left <= 0:
@@ -127,7 +145,7 @@ class LocalExecutor:
             job = self.pending.popleft()
             self.busy[wid] = job
             self.attempts[job[0]] = self.attempts.get(job[0], 0) + 1
-            self.procs[wid][1].put(job)
+            self.procs[wid][1].send(job)
 
     def _handle(self, message, on_event) -> None:
         kind, wid, name, payload = message
@@ -140,18 +158,12 @@ class LocalExecutor:
             payload = {**payload, "attempts": self.attempts.get(name, 1)}
         on_event(kind, name, payload)
 
-    def _reap(self, on_event) -> None:
-        """Dead workers: drain what they sent, retry their input once on a new worker, replace them."""
-        dead = [wid for wid, (proc, _) in self.procs.items() if not proc.is_alive()]
-        if not dead:
-            return
-        while True:
-            try:
-                self._handle(self.events.get_nowait(), on_event)
-            except queue.Empty:
-                break
+    def _reap(self, dead: set[int], on_event) -> None:
+        """Dead workers: retry their input once on a new worker, replace them."""
         for wid in dead:
-            self.procs.pop(wid)
+            proc, conn = self.procs.pop(wid)
+            proc.join(1.0)
+            conn.close()
             self.ready.discard(wid)
             job = self.busy.pop(wid, None)
             if job is not None:
@@ -173,12 +185,13 @@ class LocalExecutor:
 
     def _stop(self) -> None:
         """Normal end: tell each worker to finish. Interrupted: SIGTERM each (half results removed)."""
-        for proc, jobs in self.procs.values():
+        for proc, conn in self.procs.values():
             if proc.is_alive():
                 if self.busy:
                     proc.terminate()
                 else:
-                    jobs.put(None)
+                    with contextlib.suppress(OSError):
+                        conn.send(None)
         for proc, _ in self.procs.values():
             proc.join(JOIN_S)
             if proc.is_alive():
