@@ -36,6 +36,7 @@ def worker_main(wid: int, base_config, conn, threads: int) -> None:
     its own channel, never the others'."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends SIGTERM
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    os.dup2(2, 1)  # stdout belongs to the parent's protocol lines: anything a library prints goes to stderr
     try:
         import torch
 

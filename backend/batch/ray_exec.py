@@ -13,6 +13,7 @@ inside them, so their ResultWriter removes the half result), then every actor is
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -61,6 +62,9 @@ class RayExecutor:
     def __init__(self, base_config, address: str, workers: int) -> None:
         self.ray = _import_ray()
         self.base_config, self.workers = base_config, max(1, workers)
+        # Ray's driver prints worker/raylet notices with print(): keep stdout for protocol lines (the
+        # Reporter holds the real stdout object already) by sending Python's sys.stdout to stderr.
+        self._stdout, sys.stdout = sys.stdout, sys.stderr
         self.started_local = address == "local"
         try:
             if self.started_local:
@@ -71,6 +75,7 @@ class RayExecutor:
             else:
                 self.ray.init(address=address, log_to_driver=False)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
+            sys.stdout = self._stdout
             raise BackendError(Code.RAY_UNAVAILABLE, f"cannot start or reach Ray at '{address}': {exc}",
                                "Start a cluster with `ray start --head`, give its address, or use "
                                "--ray local.") from None
@@ -85,8 +90,11 @@ class RayExecutor:
                 "address": self.address, "local": self.started_local, "gpus_per_actor": self.gpus_per_actor}
 
     def shutdown(self) -> None:
-        if self.ray.is_initialized():
-            self.ray.shutdown()
+        try:
+            if self.ray.is_initialized():
+                self.ray.shutdown()
+        finally:
+            sys.stdout = self._stdout
 
     def run(self, jobs: list[tuple[str, str, str]], on_event) -> None:
         if not jobs:
