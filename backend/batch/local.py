@@ -63,6 +63,12 @@ def worker_main(wid: int, base_config, conn, threads: int) -> None:
         pass
 
 
+def worker_threads(workers: int) -> int:
+    """torch threads per worker: $OMP_NUM_THREADS when set, else the cores shared out."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return int(env) if env.isdigit() and int(env) > 0 else max(1, (os.cpu_count() or 1) // workers)
+
+
 def default_workers(device: str) -> int:
     """What fits the machine: one on a GPU; on CPU min(cores/2, RAM/2 GiB), at least 1."""
     if device.startswith("cuda"):
@@ -86,7 +92,7 @@ class LocalExecutor:
 
     def _spawn(self, wid: int):
         parent, child = self.ctx.Pipe()
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        threads = worker_threads(self.workers)
         proc = self.ctx.Process(target=worker_main, args=(wid, self.base_config, child, threads),
                                 name=f"tcmr-batch-{wid}", daemon=True)
         proc.start()

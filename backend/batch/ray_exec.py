@@ -37,8 +37,11 @@ class _Actor:
     """The actor body (wrapped by ray.remote in RayExecutor): models loaded once in __init__."""
 
     def __init__(self, base_config) -> None:
+        import torch
+
         from backend.batch.work import load_models
 
+        torch.set_num_threads(1)  # the one CPU the actor asked Ray for
         self.base_config = base_config
         self.error = None
         try:
