@@ -52,9 +52,11 @@ def test_corrupt_input_crash_retry_and_resume(inputs, model_data_dir, tmp_path):
     assert entries["broken"]["attempts"] == 1  # redone, failed again
     assert snapshot(out / "walk") | snapshot(out / "frames") == before  # same bytes, same mtimes
 
-    changed = run_batch(*args[:-2], "--batch-size", "4", "--smooth", "slerp")  # other settings: redone
-    assert changed.rc == 0, changed.stderr
-    assert {e["status"] for n, e in _entries(out).items() if n != "broken"} == {"done"}
+    walk = entries["walk"]  # other settings or other bytes: not reusable, so the next run redoes it
+    assert mf.reusable(walk, walk["content_hash"], walk["settings_hash"], out)
+    other = mf.settings_hash({**walk["settings"], "smooth": "slerp"})
+    assert not mf.reusable(walk, walk["content_hash"], other, out)
+    assert not mf.reusable(walk, "sha256:other", walk["settings_hash"], out)
 
 
 def test_sigint_mid_batch_keeps_finished_and_resumes(inputs, model_data_dir, tmp_path):
