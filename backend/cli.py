@@ -20,7 +20,7 @@ import traceback
 from backend.errors import BackendError, Code
 from backend.events import Reporter
 
-COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "ground", "train", "make-db", "edit")
+COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "ground", "train", "make-db", "edit", "batch")
 
 
 def _module_name(command: str) -> str:

@@ -31,6 +31,8 @@ class Code(StrEnum):
     TRAINING_DIVERGED = "TRAINING_DIVERGED"  # the training loss became NaN/infinite
     ENGINE_UNAVAILABLE = "ENGINE_UNAVAILABLE"  # --engine onnxruntime without onnxruntime installed
     FEATURES_MISSING = "FEATURES_MISSING"  # an edit needs the saved per-frame features (run --save-features)
+    WORKER_CRASHED = "WORKER_CRASHED"  # a batch worker died on this input twice (on two workers)
+    RAY_UNAVAILABLE = "RAY_UNAVAILABLE"  # --ray without Ray installed, or the cluster cannot be reached
     INTERNAL = "INTERNAL"  # a bug: please report with the log
 
 

@@ -347,12 +347,15 @@ def _warn_frame_count(reporter: Reporter, info: SourceInfo, decoded: int, config
     return reached_end
 
 
-def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=None) -> tuple[Path, dict]:
+def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=None,
+        models=None) -> tuple[Path, dict]:
     """Run the whole pipeline; returns (result directory, result event fields).
 
     detector: callable frame_bgr -> (N,5) [x1,y1,x2,y2,score] (default: backend.detection.make_detector);
     tracker_factory: () -> object with update(frame_index, dets) and finish() -> list[Track].
-    Both are ignored with config.bbox. Raises BackendError; leaves nothing behind on failure.
+    Both are ignored with config.bbox. models: already loaded `load_models(...)` output to reuse
+    (backend/batch: once per worker); None loads them here. Raises BackendError; leaves nothing
+    behind on failure.
     """
     from backend.models.inference import Batching
 
@@ -362,7 +365,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
     _check_source(config, info, detector)
     with ResultWriter(config.out) as writer:  # takes --out's lock before the slow part
         t0 = time.perf_counter()
-        models = _load_models(config, reporter)
+        models = _load_models(config, reporter) if models is None else models
         engine = make_feature_engine(models, EngineConfig(config.engine, config.precision), reporter)
         if config.bbox is None:
             detector = detector or make_detector(DetectorConfig(onnx_path=config.detector,

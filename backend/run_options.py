@@ -52,9 +52,11 @@ def default(name: str):
     return OPTIONS[name].default
 
 
-def add_arguments(parser) -> None:
-    """Every run option on an argparse parser, as the table says."""
+def add_arguments(parser, skip: tuple[str, ...] = ()) -> None:
+    """Every run option on an argparse parser, as the table says (but those named in `skip`)."""
     for opt in OPTIONS.values():
+        if opt.name in skip:
+            continue
         if not opt.flag.startswith("-"):
             parser.add_argument(opt.flag, help=opt.help)
         elif opt.type == "bool":
