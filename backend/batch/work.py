@@ -31,11 +31,13 @@ class ForwardingReporter(Reporter):
 
 def load_models(base_config) -> tuple[object, float]:
     """Models for `base_config` (a RunConfig) -> (models, seconds). Raises BackendError."""
+    from backend.datafiles import checkpoint_path
     from backend.device import resolve_device
     from backend.models.loading import load_models as load
 
     t0 = time.perf_counter()
-    models = load(base_config.data_dir, resolve_device(base_config.device), backbone=True)
+    models = load(base_config.data_dir, resolve_device(base_config.device), backbone=True,
+                  model=base_config.model, checkpoint=checkpoint_path(base_config.checkpoint))
     return models, time.perf_counter() - t0
 
 
