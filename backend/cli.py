@@ -20,7 +20,7 @@ import traceback
 from backend.errors import BackendError, Code
 from backend.events import Reporter
 
-COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "ground")
+COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "ground", "lift")
 
 
 class _Parser(argparse.ArgumentParser):

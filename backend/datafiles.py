@@ -52,6 +52,12 @@ ALL_FILES: tuple[DataFile, ...] = (
     SMPL_NEUTRAL, J_REGRESSOR_EXTRA, J_REGRESSOR_H36M, SMPL_MEAN_PARAMS, SPIN_CHECKPOINT, TCMR_CHECKPOINT,
 )
 
+# Optional files: used by one command when present, never required by `check`/`run`.
+VIDEOPOSE3D_CHECKPOINT = DataFile(
+    "pretrained_h36m_detectron_coco.bin", "VideoPose3D 2D->3D lifting model for COCO keypoints (`lift`)",
+    "the VideoPose3D release (facebookresearch/VideoPose3D README, 'Inference in the wild')", ("lift",))
+OPTIONAL_FILES: tuple[DataFile, ...] = (VIDEOPOSE3D_CHECKPOINT,)
+
 
 def default_data_dir() -> Path:
     """$TCMR_DATA_DIR if set, else the per-user data folder (platformdirs) + /base_data."""

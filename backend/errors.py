@@ -28,6 +28,7 @@ class Code(StrEnum):
     DB_INVALID = "DB_INVALID"  # evaluation database unreadable or not in the official layout
     RESULT_INVALID = "RESULT_INVALID"  # a result directory is missing, partial or malformed
     RESULT_TOO_NEW = "RESULT_TOO_NEW"  # result format newer than this reader
+    KEYPOINTS_INVALID = "KEYPOINTS_INVALID"  # 2D keypoints: wrong joint count, no frames, nothing valid
     INTERNAL = "INTERNAL"  # a bug: please report with the log
 
 

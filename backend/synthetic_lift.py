@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.lifting.model import LiftConfig
+from backend.lifting.model import DEFAULT_CONFIG, LiftConfig
+from backend.synthetic import SYNTHETIC_MARKER
 
 LIFT_CHECKPOINT_NAME = "pretrained_h36m_detectron_coco.bin"
 
@@ -56,13 +57,13 @@ def temporal_state(rng: np.random.Generator, config: LiftConfig) -> dict:
 
 
 def write_lift_checkpoint(path: str | Path, seed: int = 0, trajectory: bool = True,
-                          config: LiftConfig = LiftConfig()) -> Path:
+                          config: LiftConfig = DEFAULT_CONFIG) -> Path:
     """Write a synthetic checkpoint with the official top-level keys to `path`."""
     import torch
 
     path = Path(path)
     rng = np.random.default_rng(seed)
-    traj_config = LiftConfig(config.joints_in, config.features_in, 1, config.filter_widths, config.channels)
+    traj_config = config.trajectory()
     ckpt = {
         "epoch": 80,
         "lr": 0.001 * 0.95 ** 80,
@@ -74,4 +75,6 @@ def write_lift_checkpoint(path: str | Path, seed: int = 0, trajectory: bool = Tr
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, path)
+    (path.parent / SYNTHETIC_MARKER).write_text("Synthetic model data for tests: random weights, meaningless "
+                                               "output.\n")
     return path

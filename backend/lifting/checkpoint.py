@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from backend.errors import BackendError, Code
-from backend.lifting.model import LiftConfig, TemporalModel
+from backend.lifting.model import DEFAULT_CONFIG, LiftConfig, TemporalModel
 
 KNOWN_KEYS = frozenset({"epoch", "lr", "random_state", "optimizer", "model_pos", "model_traj",
                         "random_state_semi"})
@@ -91,7 +91,7 @@ def read_lift_file(path: Path) -> dict:
     return obj
 
 
-def load_lift_weights(path: str | Path, config: LiftConfig = LiftConfig()) -> LiftWeights:
+def load_lift_weights(path: str | Path, config: LiftConfig = DEFAULT_CONFIG) -> LiftWeights:
     """Read and check a VideoPose3D checkpoint against `config` (17->17 pose, 17->1 trajectory)."""
     from backend.models.checkpoint import expected_shapes, map_state
 
@@ -110,7 +110,7 @@ def load_lift_weights(path: str | Path, config: LiftConfig = LiftConfig()) -> Li
     pos = map_state(pos, expected_shapes(lambda: TemporalModel(config)), path, "model_pos")
     traj = ckpt.get("model_traj")
     if traj is not None:
-        traj_config = LiftConfig(config.joints_in, config.features_in, 1, config.filter_widths, config.channels)
+        traj_config = config.trajectory()
         traj = map_state(_section(traj, "model_traj", path),
                          expected_shapes(lambda: TemporalModel(traj_config)), path, "model_traj")
     epoch = ckpt.get("epoch")
@@ -123,14 +123,14 @@ def _section(state, key: str, path: Path) -> Mapping:
     return state
 
 
-def build_models(weights: LiftWeights, config: LiftConfig = LiftConfig(), device="cpu", dtype=torch.float32):
+def build_models(weights: LiftWeights, config: LiftConfig = DEFAULT_CONFIG, device="cpu",
+                 dtype=torch.float32):
     """(pose model, trajectory model or None), weights loaded strictly, in eval mode."""
     pos = TemporalModel(config)
     pos.load_state_dict(weights.pos, strict=True)
     traj = None
     if weights.traj is not None:
-        traj = TemporalModel(LiftConfig(config.joints_in, config.features_in, 1, config.filter_widths,
-                                        config.channels))
+        traj = TemporalModel(config.trajectory())
         traj.load_state_dict(weights.traj, strict=True)
     models = [m.to(device=device, dtype=dtype).eval() for m in (pos, traj) if m is not None]
     return models[0], (models[1] if traj is not None else None)

@@ -41,16 +41,23 @@ class LiftConfig:
             dilation *= width
         return pads
 
+    def trajectory(self) -> LiftConfig:
+        """The trajectory model of the same checkpoint: same input and layers, one output joint."""
+        return LiftConfig(self.joints_in, self.features_in, 1, self.filter_widths, self.channels)
+
     @property
     def receptive_field(self) -> int:
         """Input frames for one output frame (243 for five widths of 3)."""
         return 1 + 2 * sum(self.pads())
 
 
+DEFAULT_CONFIG = LiftConfig()
+
+
 class TemporalModel(nn.Module):
     """(N, T + 2*pad, J_in, F) normalised 2D keypoints -> (N, T, J_out, 3) metres."""
 
-    def __init__(self, config: LiftConfig = LiftConfig()) -> None:
+    def __init__(self, config: LiftConfig = DEFAULT_CONFIG) -> None:
         super().__init__()
         if any(w % 2 == 0 or w < 1 for w in config.filter_widths):
             raise ValueError(f"filter widths must be odd, got {config.filter_widths}")
