@@ -21,6 +21,9 @@ import numpy as np
 from backend.errors import BackendError, Code
 from backend.fileio import write_atomic
 
+# Mean focal length / image width of the four Human3.6M cameras (VideoPose3D h36m_dataset.py:
+# fx 1145.0, 1149.7, 1149.1, 1145.5 px at 1000 px width): the trajectory model learned depth for them.
+H36M_FOCAL_PER_WIDTH = 1.147
 HELP = "lift 2D COCO keypoints (array, COCO JSON or OpenPose folder) to 3D H36M joints with VideoPose3D"
 NEEDS_DEVICE = True
 
@@ -34,6 +37,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--height", type=float, default=None, help="image height in pixels")
     parser.add_argument("--fps", type=float, default=30.0,
                         help="frame rate stored for the import (default 30)")
+    parser.add_argument("--focal", type=float, default=None,
+                        help="camera focal length in pixels stored for the import (default: 1.147 x width, "
+                             "the Human3.6M cameras the trajectory was trained on)")
     parser.add_argument("--no-flip", action="store_true", help="no test-time flip augmentation")
     parser.add_argument("--min-confidence", type=float, default=0.1,
                         help="keypoints below this confidence are treated as missing (default 0.1)")
@@ -75,6 +81,9 @@ def _check_options(args) -> Path:
     if not args.fps > 0:
         raise BackendError(Code.BAD_ARGUMENT, f"--fps must be > 0, got {args.fps}",
                            "Use the video's frame rate.")
+    if args.focal is not None and not args.focal > 0:
+        raise BackendError(Code.BAD_ARGUMENT, f"--focal must be > 0 pixels, got {args.focal}",
+                           "Leave it out to use the Human3.6M-like default.")
     if not 0.0 <= args.min_confidence <= 1.0:
         raise BackendError(Code.BAD_ARGUMENT,
                            f"--min-confidence must be in [0, 1], got {args.min_confidence}",
@@ -117,7 +126,9 @@ def execute(args, reporter):
               "joint_names": np.array(H36M_NAMES), "parents": np.array(H36M_PARENTS, dtype=np.int32),
               "keypoints": kp.xy.astype(np.float32), "confidence": kp.confidence.astype(np.float32),
               "missing": kp.missing, "width": np.float64(width), "height": np.float64(height),
-              "fps": np.float64(args.fps), "flip": np.bool_(not args.no_flip),
+              "fps": np.float64(args.fps),
+              "focal_px": np.float64(args.focal if args.focal else H36M_FOCAL_PER_WIDTH * width),
+              "flip": np.bool_(not args.no_flip),
               "has_trajectory": np.bool_(result.trajectory is not None), "synthetic": np.bool_(synthetic),
               "source_format": np.array(kp.source_format)}
     if result.trajectory is not None:
