@@ -59,25 +59,38 @@ class Lifted:
     joints3d: np.ndarray
 
 
-def _predict(model: torch.nn.Module, batch: np.ndarray, device, dtype) -> np.ndarray:
+# Output frames per forward pass: bounds memory on long clips (activations are
+# 2 x 1024 x (chunk + 242) per layer). Valid convolutions make chunking exact: output frame t
+# depends only on padded input frames t .. t + 2*pad, so chunks overlap by 2*pad input frames.
+CHUNK_FRAMES = 8192
+
+
+def _predict(model: torch.nn.Module, batch: np.ndarray, device, dtype,
+             chunk: int = CHUNK_FRAMES) -> np.ndarray:
+    """(B, T + 2*pad, 17, 2) -> (B, T, J, 3) float64, `chunk` output frames at a time."""
+    context = model.config.receptive_field - 1
+    frames = batch.shape[1] - context
+    out = []
     with torch.inference_mode():
-        x = torch.as_tensor(batch, device=device, dtype=dtype)
-        return model(x).double().cpu().numpy()
+        for start in range(0, frames, chunk):
+            x = torch.as_tensor(batch[:, start:start + chunk + context], device=device, dtype=dtype)
+            out.append(model(x).double().cpu().numpy())
+    return np.concatenate(out, axis=1)
 
 
 def lift(keypoints_px: np.ndarray, width: float, height: float, pos_model, traj_model=None,
-         flip: bool = True, device="cpu", dtype=torch.float32) -> Lifted:
+         flip: bool = True, device="cpu", dtype=torch.float32, chunk: int = CHUNK_FRAMES) -> Lifted:
     """(T, 17, 2) COCO pixel keypoints -> Lifted, exactly as the official in-the-wild inference."""
     frames = keypoints_px.shape[0]
     pad = (pos_model.config.receptive_field - 1) // 2
     padded = edge_pad(normalize_screen(np.asarray(keypoints_px, dtype=np.float64), width, height), pad)
     batch = flip_batch(padded) if flip else padded[None]
-    pose = _predict(pos_model, batch, device, dtype)
+    pose = _predict(pos_model, batch, device, dtype, chunk)
     pose = unflip(pose, swap=True) if flip else pose[0]
     trajectory = None
     joints3d = pose
     if traj_model is not None:
-        traj = _predict(traj_model, batch, device, dtype)
+        traj = _predict(traj_model, batch, device, dtype, chunk)
         traj = unflip(traj, swap=False) if flip else traj[0]
         trajectory = traj[:, 0, :]
         joints3d = pose + traj

@@ -76,3 +76,11 @@ def test_mirrored_input_gives_mirrored_output_with_flip():
     hl, hr = [4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]
     b[:, hl + hr] = b[:, hr + hl]
     np.testing.assert_allclose(a, b, atol=1e-10)
+
+
+def test_chunked_inference_equals_one_pass():
+    pos, traj, _, _ = _models(SMALL, seed=6)
+    kp = make_track(50, seed=8)[..., :2]
+    whole = lift(kp, WIDTH, HEIGHT, pos, traj, dtype=torch.float64)
+    parts = lift(kp, WIDTH, HEIGHT, pos, traj, dtype=torch.float64, chunk=7)
+    np.testing.assert_allclose(parts.joints3d, whole.joints3d, rtol=0, atol=1e-12)
