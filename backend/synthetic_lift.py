@@ -57,8 +57,9 @@ def temporal_state(rng: np.random.Generator, config: LiftConfig) -> dict:
 
 
 def write_lift_checkpoint(path: str | Path, seed: int = 0, trajectory: bool = True,
-                          config: LiftConfig = DEFAULT_CONFIG) -> Path:
-    """Write a synthetic checkpoint with the official top-level keys to `path`."""
+                          config: LiftConfig = DEFAULT_CONFIG, legacy_format: bool = False) -> Path:
+    """Write a synthetic checkpoint with the official top-level keys to `path`; `legacy_format`:
+    torch's pre-1.6 serialization (pickle protocol 2), as the 2018-2019 release was written."""
     import torch
 
     path = Path(path)
@@ -74,7 +75,7 @@ def write_lift_checkpoint(path: str | Path, seed: int = 0, trajectory: bool = Tr
         "random_state_semi": _LegacyRandomState(seed + 1) if trajectory else None,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(ckpt, path)
+    torch.save(ckpt, path, _use_new_zipfile_serialization=not legacy_format)
     (path.parent / SYNTHETIC_MARKER).write_text("Synthetic model data for tests: random weights, meaningless "
                                                "output.\n")
     return path

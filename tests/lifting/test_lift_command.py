@@ -185,3 +185,21 @@ def test_missing_checkpoint_subprocess(tmp_path):
     events = [json.loads(x) for x in proc.stdout.splitlines()]
     assert proc.returncode == 2 and events[-1]["code"] == "DATA_MISSING"
     assert "pretrained_h36m_detectron_coco.bin" in events[-1]["message"]
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_both_serializations_and_no_trajectory_load(tmp_path, legacy):
+    """The 2018-2019 release used torch's legacy (protocol 2) format; `model_traj` None = no trajectory."""
+    from backend.lifting.checkpoint import build_models, load_lift_weights
+    from backend.lifting.inference import lift
+    from backend.lifting.model import LiftConfig
+    from backend.synthetic_lift import write_lift_checkpoint
+
+    config = LiftConfig(channels=16)
+    path = write_lift_checkpoint(tmp_path / "c.bin", seed=1, trajectory=False, config=config,
+                                 legacy_format=legacy)
+    weights = load_lift_weights(path, config)
+    assert weights.traj is None and weights.epoch == 80 and len(weights.pos) == 56
+    pos, traj = build_models(weights, config)
+    result = lift(make_track(4)[..., :2], WIDTH, HEIGHT, pos, traj)
+    assert traj is None and result.trajectory is None and np.array_equal(result.joints3d, result.pose)
