@@ -15,6 +15,7 @@ _MODULE_NAMES = (
     "preferences",  # AddonPreferences: backend Python, model data folder, device (settings + drawing)
     "properties",  # scene/window-manager properties of the panel and the running job
     "ops_import",  # tcmr.import_result
+    "ops_lifted",  # tcmr.import_lifted (a `lift` output as an H36M armature)
     "ops_export",  # tcmr.export_fbx
     "ops_process",  # tcmr.process_video, cancel_job, job_report, open_log, reimport
     "ops_prefs",  # tcmr.create_backend_env, test_backend, selftest_backend, install_model_data

@@ -20,7 +20,8 @@ import traceback
 from backend.errors import BackendError, Code
 from backend.events import Reporter
 
-COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "ground", "train", "make-db", "edit", "batch")
+COMMANDS = ("run", "regress", "check", "selftest", "evaluate", "ground", "train", "make-db", "edit", "batch",
+            "lift")
 
 
 def _module_name(command: str) -> str:

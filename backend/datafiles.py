@@ -73,6 +73,13 @@ def vibe_checkpoint(folder: Path) -> Path:
     return folder / VIBE_CHECKPOINT.name
 
 
+# The lifting route's checkpoint: used by `lift` when present (or given with --checkpoint); the
+# SMPL route never needs it, so `check` does not list it.
+VIDEOPOSE3D_CHECKPOINT = DataFile(
+    "pretrained_h36m_detectron_coco.bin", "VideoPose3D 2D->3D lifting model for COCO keypoints (`lift`)",
+    "the VideoPose3D release (facebookresearch/VideoPose3D README, 'Inference in the wild')", ("lift",))
+
+
 def default_data_dir() -> Path:
     """$TCMR_DATA_DIR if set, else the per-user data folder (platformdirs) + /base_data."""
     env = os.environ.get(ENV_DATA_DIR)
