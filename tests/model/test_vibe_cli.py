@@ -45,7 +45,7 @@ def test_regress_model_vibe(vibe_data_dir, tmp_path):
     np.save(tmp_path / "f.npy", features)
     out = tmp_path / "o.npz"
     args = SimpleNamespace(features=str(tmp_path / "f.npy"), out=str(out), verts=False, batch_size=5,
-                           model="vibe", data_dir=str(vibe_data_dir), device="cpu")
+                           model="vibe", checkpoint=None, data_dir=str(vibe_data_dir), device="cpu")
     stream = io.StringIO()
     path, fields = regress.execute(args, Reporter(jsonl=True, out=stream, err=io.StringIO()))
     assert fields["model"] == "vibe" and path == out.resolve()
