@@ -16,8 +16,6 @@ means "no trajectory". Any other top-level key than the known ones, or a file of
 
 from __future__ import annotations
 
-import pickle
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,27 +66,9 @@ class LiftWeights:
 
 def read_lift_file(path: Path) -> dict:
     """torch.load with weights_only and the allow-list above -> the top-level dict."""
-    if not path.is_file():
-        raise BackendError(Code.DATA_MISSING, f"VideoPose3D checkpoint not found: {path}", HINT)
-    if path.stat().st_size == 0:
-        raise invalid(path, "the file is empty")
-    try:
-        with torch.serialization.safe_globals(LIFT_SAFE_GLOBALS), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        from backend.models.checkpoint import _weights_only_detail
+    from backend.models.checkpoint import read_checkpoint
 
-        raise invalid(path, f"refused or unreadable ({_weights_only_detail(str(exc))}); not an official "
-                            "VideoPose3D checkpoint, or tampered with") from None
-    except MemoryError:
-        raise
-    except Exception as exc:  # truncated zip/legacy streams raise many types
-        raise invalid(path, f"not a readable torch checkpoint, truncated or corrupt ({type(exc).__name__})") \
-            from None
-    if not isinstance(obj, dict):
-        raise invalid(path, f"top level is a {type(obj).__name__}, expected a checkpoint dict")
-    return obj
+    return read_checkpoint(path, LIFT_SAFE_GLOBALS, invalid, HINT)
 
 
 def load_lift_weights(path: str | Path, config: LiftConfig = DEFAULT_CONFIG) -> LiftWeights:

@@ -60,15 +60,20 @@ def invalid(path: Path, problem: str) -> BackendError:
     return BackendError(Code.CHECKPOINT_INVALID, f"{path}: {problem}", _hint(path))
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """torch.load the file safely (CPU, weights_only) -> its top-level dict."""
+def read_checkpoint(path: str | Path, safe_globals=None, invalid=invalid, hint: str | None = None) -> dict:
+    """torch.load the file safely (CPU, weights_only) -> its top-level dict.
+
+    safe_globals: what the unpickler may construct besides tensors (default: the numpy scalar
+    and dtype the official trainers store); invalid(path, problem) -> BackendError of the caller's
+    file kind; hint: what to do about a missing file (default: download it again)."""
     path = Path(path)
     if not path.is_file():
-        raise BackendError(Code.DATA_MISSING, f"checkpoint not found: {path}", _hint(path))
+        raise BackendError(Code.DATA_MISSING, f"checkpoint not found: {path}", hint or _hint(path))
     if path.stat().st_size == 0:
         raise invalid(path, "the file is empty")
+    allowed = SAFE_NUMPY_GLOBALS if safe_globals is None else safe_globals
     try:
-        with torch.serialization.safe_globals(SAFE_NUMPY_GLOBALS), warnings.catch_warnings():
+        with torch.serialization.safe_globals(allowed), warnings.catch_warnings():
             # torch warns about pickle protocols it did not write; the error below says more.
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             obj = torch.load(path, map_location="cpu", weights_only=True)
