@@ -19,6 +19,19 @@ from backend.errors import BackendError, Code
 _WRITE_HINT = "Choose an --out path in a folder you can write to, with free space."
 
 
+def npz_output(text: str, example: str) -> Path:
+    """An `--out FILE.npz` argument -> its path; BAD_ARGUMENT / OUTPUT_UNWRITABLE (hint: `example`)
+    for another suffix or an existing folder, before any work starts."""
+    out = Path(text).expanduser()
+    if out.suffix != ".npz":
+        raise BackendError(Code.BAD_ARGUMENT, f"--out must end in .npz, got {out.name}",
+                           f"Use e.g. --out {example}.")
+    if out.is_dir():
+        raise BackendError(Code.OUTPUT_UNWRITABLE, f"--out {out} is a folder",
+                           "Give a file name ending in .npz.")
+    return out
+
+
 def write_atomic(path: Path, write: Callable[[Path], None], suffix: str = "") -> None:
     """Call `write(tmp)` for a temporary file beside `path`, then rename it over `path`.
 

@@ -71,13 +71,9 @@ def checkpoint_path(args) -> Path:
 
 
 def _check_options(args) -> Path:
-    out = Path(args.out).expanduser()
-    if out.suffix != ".npz":
-        raise BackendError(Code.BAD_ARGUMENT, f"--out must end in .npz, got {out.name}",
-                           "Use e.g. --out lifted.npz.")
-    if out.is_dir():
-        raise BackendError(Code.OUTPUT_UNWRITABLE, f"--out {out} is a folder",
-                           "Give a file name ending in .npz.")
+    from backend.fileio import npz_output
+
+    out = npz_output(args.out, "lifted.npz")
     if not args.fps > 0:
         raise BackendError(Code.BAD_ARGUMENT, f"--fps must be > 0, got {args.fps}",
                            "Use the video's frame rate.")

@@ -80,13 +80,9 @@ def execute(args, reporter):
     if args.batch_size < 1:
         raise BackendError(Code.BAD_ARGUMENT, f"--batch-size must be >= 1, got {args.batch_size}",
                            "Use e.g. --batch-size 64.")
-    out = Path(args.out).expanduser()
-    if out.suffix != ".npz":
-        raise BackendError(Code.BAD_ARGUMENT, f"--out must end in .npz, got {out.name}",
-                           "Use e.g. --out result.npz.")
-    if out.is_dir():
-        raise BackendError(Code.OUTPUT_UNWRITABLE, f"--out {out} is a folder",
-                           "Give a file name ending in .npz.")
+    from backend.fileio import npz_output
+
+    out = npz_output(args.out, "result.npz")
     features = load_features(args.features)
     num_frames = features.shape[0]
 
