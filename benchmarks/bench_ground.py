@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 from backend.grounding.camera_pose import camera_to_world  # noqa: E402
 from backend.grounding.feet import body_up  # noqa: E402
 from backend.grounding.ground import GroundOptions, View, angle_deg, camera_tracks, ground_tracks  # noqa: E402
-from backend.grounding.smpl_np import rotvec_to_matrix, smpl_forward  # noqa: E402
 from backend.smpl_file import load_smpl  # noqa: E402
+from backend.smpl_np import rotvec_to_matrix, smpl_forward  # noqa: E402
 from tests.scenes.world_scene import _foot_vertex_ids, make_scene  # noqa: E402
 
 NO_VERTS = np.zeros(0, dtype=np.int64)

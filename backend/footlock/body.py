@@ -1,5 +1,5 @@
-"""A numpy SMPL forward pass limited to what the foot lock needs: the 24 joints, their global
-rotations and a few sole vertices per foot joint.
+"""What the foot lock needs of SMPL, on top of the shared numpy SMPL (backend.smpl_np): the 24
+joints, their global rotations and a few sole vertices per foot joint.
 
 Conventions (smplx): vertices = LBS(global_orient, body_pose, betas) + transl, the root rotates
 about the shaped rest pelvis J0, so the posed pelvis is J0 + transl. Joint positions here are
@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
-NUM_BETAS = 10
-PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
-# The four contact joints of the result contract, in `contact (T,4)` column order.
-CONTACT_JOINTS = (7, 8, 10, 11)  # left ankle, right ankle, left foot, right foot
+from backend.smpl_file import NUM_BETAS
+from backend.smpl_np import CONTACT_JOINTS, kinematics, shaped_rest
+
 # Each leg: (hip, knee, ankle, foot joint) and the contact columns of its ankle and foot.
 LEGS = {"left": (1, 4, 7, 10, 0, 2), "right": (2, 5, 8, 11, 1, 3)}
 SOLE_BAND = 0.025  # m: sole vertices lie this close to the lowest rest vertex of their group
@@ -58,8 +56,7 @@ def _sole_ids(weights: np.ndarray, shaped: np.ndarray, joints: np.ndarray) -> li
 def body_model(smpl, betas: np.ndarray) -> BodyModel:
     """`smpl`: anything with v_template, shapedirs, posedirs, J_regressor, weights (SmplData)."""
     betas = np.asarray(betas, dtype=np.float64).reshape(-1)[:NUM_BETAS]
-    shaped = smpl.v_template + smpl.shapedirs[:, :, : len(betas)] @ betas  # (V,3)
-    joints = smpl.J_regressor @ shaped  # (24,3)
+    shaped, joints = shaped_rest(smpl, betas)  # (V,3), (24,3)
     groups = _sole_ids(smpl.weights, shaped, joints)
     size = max(len(g) for g in groups)
     ids = np.stack([np.resize(g, size) for g in groups])  # (4,S), short groups repeat (min is kept)
@@ -69,28 +66,10 @@ def body_model(smpl, betas: np.ndarray) -> BodyModel:
                      sole_posedirs=smpl.posedirs[ids], sole_weights=weights[..., used], sole_joints=used)
 
 
-def rotations(global_orient: np.ndarray, body_pose: np.ndarray) -> np.ndarray:
-    """(T,3) and (T,23,3) axis-angle -> local rotation matrices (T,24,3,3)."""
-    aa = np.concatenate([np.reshape(global_orient, (-1, 1, 3)), np.reshape(body_pose, (-1, 23, 3))], axis=1)
-    return Rotation.from_rotvec(aa.reshape(-1, 3)).as_matrix().reshape(aa.shape[0], 24, 3, 3)
-
-
 def forward(body: BodyModel, local_rot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Local rotations (T,24,3,3) -> joint positions (T,24,3) (no transl) and global
     rotations (T,24,3,3)."""
-    t = local_rot.shape[0]
-    glob = np.empty_like(local_rot)
-    pos = np.empty((t, 24, 3))
-    j = body.rest_joints
-    for k in range(24):
-        p = PARENTS[k]
-        if p < 0:
-            glob[:, k] = local_rot[:, k]
-            pos[:, k] = j[k]
-        else:
-            glob[:, k] = glob[:, p] @ local_rot[:, k]
-            pos[:, k] = pos[:, p] + glob[:, p] @ (j[k] - j[p])
-    return pos, glob
+    return kinematics(body.rest_joints, local_rot)
 
 
 def sole_points(body: BodyModel, local_rot: np.ndarray, pos: np.ndarray, glob: np.ndarray) -> np.ndarray:
@@ -104,12 +83,3 @@ def sole_points(body: BodyModel, local_rot: np.ndarray, pos: np.ndarray, glob: n
     rot = np.einsum("csj,tjab->tcsab", body.sole_weights, glob[:, k])  # (T,4,S,3,3)
     trans = np.einsum("csj,tja->tcsa", body.sole_weights, offset)
     return np.einsum("tcsab,tcsb->tcsa", rot, rest) + trans
-
-
-def rigid_to_world(global_orient: np.ndarray, transl: np.ndarray, pelvis_rest: np.ndarray,
-                   rotation: np.ndarray, translation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Re-express a track after the rigid map x -> R x + t: returns (global_orient, transl)
-    with the smplx convention (the root rotates about the rest pelvis J0)."""
-    rot = Rotation.from_matrix(rotation) * Rotation.from_rotvec(np.reshape(global_orient, (-1, 3)))
-    pelvis = (np.reshape(transl, (-1, 3)) + pelvis_rest) @ np.asarray(rotation).T + translation
-    return rot.as_rotvec(), pelvis - pelvis_rest

@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .body import LEGS, PARENTS, BodyModel
+from backend.smpl_file import SMPL_PARENTS as PARENTS
+
+from .body import LEGS, BodyModel
 from .contacts import runs
 from .leg_ik import two_bone
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from backend import smpl_np
 from backend.errors import BackendError, Code
 
-from . import body as smpl_np
-from . import contacts, depth, legs
+from . import body, contacts, depth, legs
 
 MODES = ("off", "auto")
 MIN_FRAMES = 3
@@ -74,7 +74,7 @@ def _checked(track: dict) -> dict:
             raise BackendError(Code.RESULT_INVALID, f"{k} has shape {arr[k].shape}, expected {shape}",
                                "the track arrays must all have the same number of frames")
         arr[k] = arr[k].reshape(shape)
-    if arr["betas"].size < smpl_np.NUM_BETAS or not np.all(np.isfinite(arr["betas"])):
+    if arr["betas"].size < body.NUM_BETAS or not np.all(np.isfinite(arr["betas"])):
         raise BackendError(Code.RESULT_INVALID, "betas must be 10 finite values",
                            "re-run the reconstruction; the track's body shape is damaged")
     return arr
@@ -101,10 +101,10 @@ def _sliding_mm(points: np.ndarray, planted: np.ndarray) -> float:
 class _Posed:
     """Joints and sole heights of a track in the world, for any translation offset."""
 
-    def __init__(self, model: smpl_np.BodyModel, local: np.ndarray, transl: np.ndarray) -> None:
+    def __init__(self, model: body.BodyModel, local: np.ndarray, transl: np.ndarray) -> None:
         self.model, self.local = model, local
-        self.pos, self.glob = smpl_np.forward(model, local)
-        soles = smpl_np.sole_points(model, local, self.pos, self.glob)  # (T,4,S,3)
+        self.pos, self.glob = body.forward(model, local)
+        soles = body.sole_points(model, local, self.pos, self.glob)  # (T,4,S,3)
         self.sole_z = soles[..., 2].min(axis=-1)  # (T,4), without transl
         self.transl = transl
 
@@ -193,8 +193,8 @@ def apply_foot_lock(track: dict, camera_to_world, smpl_data, fps: float, mode: s
         return out, contact, report
     go, bp, tr = (_fill(arr[k], valid) for k in ("world_global_orient", "world_body_pose", "world_transl"))
     cam = np.asarray(camera_to_world, dtype=np.float64).reshape(4, 4)
-    model = smpl_np.body_model(smpl_data, arr["betas"])
-    local = smpl_np.rotations(go, bp)
+    model = body.body_model(smpl_data, arr["betas"])
+    local = smpl_np.pose_rotations(go, bp)
     posed = _Posed(model, local, tr)
     contact, offset = _detect_and_depth(posed, cam[:3, 3], fps, cfg, valid.astype(float))
     planted = contact > 0.5

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from backend.grounding.smpl_np import pelvis_rest, rotvec_to_matrix, smpl_forward
 from backend.smpl_file import SmplData
+from backend.smpl_np import pelvis_rest, rotvec_to_matrix, smpl_forward
 
 FOOT_JOINTS = ((7, 10), (8, 11))  # (ankle, foot) of the left and the right foot
 NECK = 12

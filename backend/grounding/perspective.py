@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.grounding.smpl_np import matrix_to_rotvec, rotvec_to_matrix
+from backend.smpl_np import matrix_to_rotvec, rotvec_to_matrix
 
 
 def virt_to_camera(centres_px: np.ndarray, focal: float, principal: np.ndarray) -> np.ndarray:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from backend.grounding.feet import CameraTrack
-from backend.grounding.smpl_np import matrix_to_rotvec
+from backend.smpl_np import CONTACT_JOINTS, matrix_to_rotvec
 
 WORLD_KEYS = ("world_global_orient", "world_body_pose", "world_transl", "contact")
 GROUNDED_KEYS = (*WORLD_KEYS, "camera_global_orient")  # the keys a grounded track file adds
-CONTACT_JOINTS = (7, 8, 10, 11)  # left ankle, right ankle, left foot, right foot
 
 
 def world_track(tr: CameraTrack, c2w: np.ndarray) -> dict[str, np.ndarray]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.footlock.body import CONTACT_JOINTS
+from backend.smpl_np import CONTACT_JOINTS
 
 SWITCH_MARGIN = 2  # frames either side of a truth contact switch left out
 

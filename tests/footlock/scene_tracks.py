@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.footlock import body as smpl_np
+from backend import smpl_np
+from backend.footlock import body
 from backend.grounding.perspective import camera_root_orient_rotvec
 
 
@@ -22,7 +23,7 @@ def world_track(scene, index: int, smpl) -> dict:
     pose = np.asarray(net["body_pose"], dtype=np.float64).reshape(t, 23, 3)
     root = camera_root_orient_rotvec(net["global_orient"], net["bbox_xywh"], cam.focal, cam.principal)
     betas = np.asarray(net["betas"], dtype=np.float64)
-    j0 = smpl_np.body_model(smpl, betas).rest_joints[0]
+    j0 = body.body_model(smpl, betas).rest_joints[0]
     c2w = cam.camera_to_world
     transl = np.asarray(net["transl"], dtype=np.float64)
     go, tr = smpl_np.rigid_to_world(root, transl, j0, c2w[:3, :3], c2w[:3, 3])

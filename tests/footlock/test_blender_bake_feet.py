@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from addon.core.result_io import Track
-from backend.footlock import body as smpl_np
+from backend import smpl_np
+from backend.footlock import body
 from backend.footlock.lock import apply_foot_lock
 from tests.footlock import truth
 from tests.retarget import rigs
@@ -41,7 +42,7 @@ def locked_walk(smpl_data):
     person = scene.people[0]
     new, contact, report = apply_foot_lock(person.world_input, scene.camera_to_world, smpl_data, truth.FPS)
     assert report["locked"]
-    j0 = smpl_np.body_model(smpl_data, new["betas"]).rest_joints[0]
+    j0 = body.body_model(smpl_data, new["betas"]).rest_joints[0]
     go, tr = smpl_np.rigid_to_world(new["world_global_orient"], new["world_transl"], j0, WORLD_TO_IMPORT,
                                     np.zeros(3))
     return TrackWithContact(id=1, frame_index=np.arange(FRAMES), global_orient=go,

@@ -8,6 +8,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from addon.core import foot_pins
+from backend import smpl_np
 from backend.footlock import body, contacts, leg_ik, legs
 
 
@@ -87,7 +88,7 @@ def test_sole_points_match_a_full_skinning(smpl_data):
     betas = rng.normal(0, 0.5, 10)
     go, bp, tr = rng.normal(0, 0.3, 3), rng.normal(0, 0.3, (23, 3)), rng.normal(0, 1, 3)
     model = body.body_model(smpl_data, betas)
-    local = body.rotations(go[None], bp[None])
+    local = smpl_np.pose_rotations(go[None], bp[None])
     pos, glob = body.forward(model, local)
     soles = body.sole_points(model, local, pos, glob)[0]
     verts, joints = smpl_forward(smpl_data, betas, go, bp, tr)
@@ -95,6 +96,6 @@ def test_sole_points_match_a_full_skinning(smpl_data):
     assert np.abs(soles + tr - verts[model.sole_ids]).max() < 1e-9
     # rigid_to_world: the same body after a rigid map
     rot, t = Rotation.from_rotvec([0.3, -0.2, 1.0]).as_matrix(), np.array([1.0, 2.0, 3.0])
-    go_w, tr_w = body.rigid_to_world(go[None], tr[None], model.rest_joints[0], rot, t)
+    go_w, tr_w = smpl_np.rigid_to_world(go[None], tr[None], model.rest_joints[0], rot, t)
     _v, joints_w = smpl_forward(smpl_data, betas, go_w[0], bp, tr_w[0])
     assert np.abs(joints_w - (joints @ rot.T + t)).max() < 1e-9

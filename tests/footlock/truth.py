@@ -21,7 +21,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
-from backend.footlock import body as smpl_np
+from backend import smpl_np
+from backend.footlock import body
 from backend.footlock.leg_ik import two_bone
 from backend.footlock.legs import UPRIGHT, flat_ankle_height
 
@@ -114,7 +115,7 @@ def _footprints(kind: str, t_count: int, start, yaw: float, rng):
 
 def _person(smpl, kind: str, t_count: int, start, yaw: float, rng) -> tuple[dict, np.ndarray]:
     betas = rng.normal(0.0, 0.5, size=10)
-    model = smpl_np.body_model(smpl, betas)
+    model = body.body_model(smpl, betas)
     feet, _fwd = _footprints(kind, t_count, start, yaw, rng)
     pose = np.zeros((t_count, 23, 3))
     for joint, sign in ((16, 1.0), (17, -1.0)):  # arms down, a little swing
@@ -132,10 +133,10 @@ def _person(smpl, kind: str, t_count: int, start, yaw: float, rng) -> tuple[dict
     pelvis_z = flat_h + hip_drop + leg * (0.9 if kind == "walk" else 0.94) \
         + 0.01 * np.cos(np.arange(t_count) / 3.0)
     transl = np.concatenate([pelvis_xy, pelvis_z[:, None]], 1) - model.rest_joints[0]
-    local = smpl_np.rotations(Rotation.from_matrix(orient).as_rotvec(), pose)
+    local = smpl_np.pose_rotations(Rotation.from_matrix(orient).as_rotvec(), pose)
     for leg_name, (xy, _planted, lift) in zip(("left", "right"), feet):
-        hip, knee, ankle, _foot, _ca, _cf = smpl_np.LEGS[leg_name]
-        pos, glob = smpl_np.forward(model, local)
+        hip, knee, ankle, _foot, _ca, _cf = body.LEGS[leg_name]
+        pos, glob = body.forward(model, local)
         pos = pos + transl[:, None]
         goal = np.concatenate([xy, (flat_h + lift)[:, None]], 1)
         r1, r2, reached = two_bone(pos[:, hip], pos[:, knee], pos[:, ankle], goal, glob[:, 0][:, :, 2])
@@ -167,7 +168,7 @@ def _network(track: dict, smpl, c2w: np.ndarray, noise: Noise, rng) -> dict:
             * Rotation.from_rotvec(limb.reshape(-1, 3))).as_rotvec().reshape(t, 23, 3)
     root = Rotation.from_rotvec(track["world_global_orient"]) * Rotation.from_rotvec(
         np.radians(noise.root_slow_deg) * _smooth(rng, (t, 3), sig))
-    j0 = smpl_np.body_model(smpl, track["betas"]).rest_joints[0]
+    j0 = body.body_model(smpl, track["betas"]).rest_joints[0]
     centre = c2w[:3, 3]
     pelvis = track["world_transl"] + j0
     scale = 1.0 + noise.depth_slow * _smooth(rng, (t,), sig) + noise.depth_jitter * rng.normal(size=t)
@@ -179,17 +180,18 @@ def _network(track: dict, smpl, c2w: np.ndarray, noise: Noise, rng) -> dict:
 
 
 def joints_of(track: dict, smpl) -> np.ndarray:
-    model = smpl_np.body_model(smpl, track["betas"])
-    pos, _ = smpl_np.forward(model, smpl_np.rotations(track["world_global_orient"], track["world_body_pose"]))
+    model = body.body_model(smpl, track["betas"])
+    local = smpl_np.pose_rotations(track["world_global_orient"], track["world_body_pose"])
+    pos, _ = body.forward(model, local)
     return pos + np.asarray(track["world_transl"])[:, None]
 
 
 def sole_heights(track: dict, smpl) -> np.ndarray:
     """(T,4) lowest sole vertex height of each contact joint (world z)."""
-    model = smpl_np.body_model(smpl, track["betas"])
-    local = smpl_np.rotations(track["world_global_orient"], track["world_body_pose"])
-    pos, glob = smpl_np.forward(model, local)
-    return smpl_np.sole_points(model, local, pos, glob)[..., 2].min(-1) + track["world_transl"][:, 2:3]
+    model = body.body_model(smpl, track["betas"])
+    local = smpl_np.pose_rotations(track["world_global_orient"], track["world_body_pose"])
+    pos, glob = body.forward(model, local)
+    return body.sole_points(model, local, pos, glob)[..., 2].min(-1) + track["world_transl"][:, 2:3]
 
 
 def make_scene(smpl, seed: int = 0, frames: int = 120, noise: Noise = Noise()) -> Scene:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from backend.grounding.perspective import camera_root_orient, virt_to_camera
-from backend.grounding.smpl_np import matrix_to_rotvec
+from backend.smpl_np import matrix_to_rotvec
 
 PRINCIPAL = np.array([960.0, 540.0])
 FOCAL = math.hypot(1920, 1080)
@@ -51,7 +51,7 @@ def test_root_orientation_composes_on_the_left():
     go = rng.normal(size=(4, 3))
     boxes = np.array([[100.0, 100.0, 200.0, 200.0]] * 4)
     out = camera_root_orient(go, boxes, FOCAL, PRINCIPAL)
-    from backend.grounding.smpl_np import rotvec_to_matrix
+    from backend.smpl_np import rotvec_to_matrix
 
     rv = virt_to_camera(np.array([[200.0, 200.0]]), FOCAL, PRINCIPAL)[0]
     assert np.allclose(out, rv @ rotvec_to_matrix(go), atol=1e-12)

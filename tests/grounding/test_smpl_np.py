@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.grounding.smpl_np import pelvis_rest, smpl_forward
+from backend.smpl_np import pelvis_rest, smpl_forward
 from tests.blender.smpl_reference import smpl_forward as reference
 
 

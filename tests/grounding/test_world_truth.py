@@ -14,7 +14,7 @@ import pytest
 
 from backend.grounding.camera_pose import CAMERA_TO_ZUP
 from backend.grounding.ground import angle_deg, ground_tracks, grounded_arrays
-from backend.grounding.smpl_np import rotvec_to_matrix, smpl_forward
+from backend.smpl_np import rotvec_to_matrix, smpl_forward
 from tests.grounding.conftest import tracks_of, view_of
 from tests.scenes.world_scene import _foot_vertex_ids, make_scene
 

@@ -2,7 +2,7 @@
 camera, SMPL people walking and standing in the world, and the camera-frame "network output" a
 Contract 3 result would hold, with realistic errors. Truth is known by construction.
 
-Everything is numpy (the SMPL forward is backend.grounding.smpl_np); pass any SmplData (the
+Everything is numpy (the SMPL forward is backend.smpl_np); pass any SmplData (the
 synthetic one of `backend.synthetic`, e.g. the tests' `smpl_data` fixture).
 
 World (the result's world convention, docs/world.md): Z up, metres, the floor is z = 0 and the
@@ -56,7 +56,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
 from backend.camera import crop_cam_to_transl
-from backend.grounding.smpl_np import matrix_to_rotvec, pelvis_rest, rotvec_to_matrix, smpl_forward
+from backend.smpl_np import matrix_to_rotvec, pelvis_rest, rotvec_to_matrix, smpl_forward
 
 SCENE_KINDS = ("walk_and_stand", "upper_body", "trampoline")
 CONTACT_JOINTS = (7, 8, 10, 11)
@@ -325,7 +325,7 @@ def _network(smpl, person: PersonTruth, verts_w: np.ndarray, cam: SceneCamera, n
     boxes = np.concatenate([centre, side[:, None], side[:, None]], axis=1)
     transl = crop_cam_to_transl(cam_weak, boxes, cam.width, cam.height, cam.focal)
     pose = np.concatenate([matrix_to_rotvec(r_crop)[:, None], matrix_to_rotvec(body)], axis=1).reshape(t, 72)
-    from backend.grounding.smpl_np import shaped_rest
+    from backend.smpl_np import shaped_rest
 
     return track_arrays(person.frame_index, pose, betas_pf, transl, cam_weak, boxes, np.zeros((t, 49, 3)),
                         shaped_rest(smpl, betas_pf.mean(0))[1])
