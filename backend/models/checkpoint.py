@@ -180,9 +180,7 @@ def load_tcmr_state(path: str | Path) -> dict[str, torch.Tensor]:
     ckpt = read_checkpoint(path)
     state = section(ckpt, "gen_state_dict", path,
                     {"model": "the SPIN checkpoint (spin_model_checkpoint.pth.tar)"})
-    if _looks_like(state, _VIBE_MARKERS) and not _looks_like(state, _TCMR_MARKERS):
-        raise invalid(path, "is a VIBE checkpoint (encoder.gru + encoder.linear), not a TCMR one; "
-                            "use it with --model vibe")
+    _reject_other_model(state, path, "tcmr")
     return map_state(state, expected_shapes(TCMR), path, "gen_state_dict", ignored=TCMR_IGNORED_KEYS)
 
 
@@ -211,13 +209,24 @@ HINT_VIBE = ("Download the official VIBE checkpoint again (mkocabas/VIBE: the de
              "or the release's prepare_data script -> data/vibe_data/) and put {name} unchanged into the "
              "model data folder ({folder}); run `python -m backend check` to verify.")
 
-# Encoder key prefixes that tell the two temporal models apart.
-_TCMR_MARKERS = ("encoder.gru_cur.", "encoder.gru_bef.", "encoder.gru_aft.", "encoder.attention.")
-_VIBE_MARKERS = ("encoder.gru.", "encoder.linear.")
+# Encoder key prefixes that tell the two temporal models apart, and how each is described.
+_MODEL_MARKERS = {
+    "tcmr": (("encoder.gru_cur.", "encoder.gru_bef.", "encoder.gru_aft.", "encoder.attention."),
+             "TCMR checkpoint (encoder.gru_cur/gru_bef/gru_aft + attention)"),
+    "vibe": (("encoder.gru.", "encoder.linear."), "VIBE checkpoint (encoder.gru + encoder.linear)"),
+}
 
 
-def _looks_like(state: Mapping, markers: tuple[str, ...]) -> bool:
-    return any(str(k).startswith(markers) for k in state)
+def _looks_like(state: Mapping, model: str) -> bool:
+    return any(str(k).startswith(_MODEL_MARKERS[model][0]) for k in state)
+
+
+def _reject_other_model(state: Mapping, path: Path, wanted: str) -> None:
+    """CHECKPOINT_INVALID when `state` is clearly the other temporal model's (wanted: tcmr | vibe)."""
+    other = "vibe" if wanted == "tcmr" else "tcmr"
+    if _looks_like(state, other) and not _looks_like(state, wanted):
+        raise invalid(path, f"is a {_MODEL_MARKERS[other][1]}, not a {_MODEL_MARKERS[wanted][1]}; "
+                            f"use it with --model {other}")
 
 
 def load_vibe_state(path: str | Path) -> dict[str, torch.Tensor]:
@@ -232,9 +241,7 @@ def load_vibe_state(path: str | Path) -> dict[str, torch.Tensor]:
         ckpt = read_checkpoint(path)
         state = section(ckpt, "gen_state_dict", path,
                         {"model": "the SPIN checkpoint (spin_model_checkpoint.pth.tar)"})
-        if _looks_like(state, _TCMR_MARKERS) and not _looks_like(state, _VIBE_MARKERS):
-            raise invalid(path, "is a TCMR checkpoint (encoder.gru_cur/gru_bef/gru_aft + attention), "
-                                "not a VIBE one (encoder.gru + encoder.linear); use it with --model tcmr")
+        _reject_other_model(state, path, "vibe")
         return map_state(state, expected_shapes(VIBE), path, "gen_state_dict", ignored=VIBE_IGNORED_KEYS)
     except BackendError as exc:
         if exc.code == Code.CHECKPOINT_INVALID:
