@@ -152,6 +152,14 @@ def bench_backbones(models, args, crops) -> dict[str, float]:
     for name, (wall, cpu, faults), acc in rows:
         print(f"{name:<42} {n / wall:>8.2f} {ref_wall / wall:>8.2f} {n / cpu:>12.2f} {ref_cpu / cpu:>8.2f} "
               f"{faults / n:>12.0f}  {acc}")
+    if any("int8" in name for name in table):
+        from backend.engines.quantize import POSE_BOUND_DEG, pose_degrees
+
+        poses = pose_of(ref)
+        spread = pose_degrees(poses[1:], poses[:-1]).mean()
+        print(f"INT8 pose: {len(held)} held-out crops as one pseudo-track through the temporal model, worst "
+              f"joint's rotation vs fp32 (gate bound {POSE_BOUND_DEG} deg, mean). Scale of these weights: "
+              f"fp32 poses of successive held-out crops differ by {spread:.3f} deg")
     return {name: n / b[0] for name, b in best.items()}
 
 
