@@ -1,6 +1,7 @@
-"""Add-on preferences: the settings (backend Python, model data folder, device, results cache)
-and how they are drawn. Nothing else: the values with their defaults filled in are resolve.py's,
-the buttons drawn here are ops_prefs.py's operators.
+"""Add-on preferences: the settings (backend Python, model data folder, device, results cache,
+speed: the backbone's engine and precision) and how they are drawn. Nothing else: the values
+with their defaults filled in are resolve.py's, the buttons drawn here are ops_prefs.py's
+operators; the Speed choices, labels and tooltips are the backend's table (core.run_options).
 
 Empty folders mean the defaults under one short per-user folder (`core.backend_cmd.
 short_data_root`, e.g. ~/.local/share/tcmr-mocap): `env/` (managed environment),
@@ -15,7 +16,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from . import resolve
-from .core import datacheck
+from .core import datacheck, run_options
 
 DEVICE_ITEMS = (
     ("auto", "Auto", "CUDA when the backend's torch sees a GPU, else CPU"),
@@ -27,6 +28,11 @@ VARIANT_ITEMS = (
     ("cu126", "CUDA 12.6", "NVIDIA GPUs up to the RTX 40 series"),
     ("cu128", "CUDA 12.8", "NVIDIA GPUs including the RTX 50 series"),
 )
+# Engine and precision: choices, labels and tooltips from the backend's table (core.run_options).
+_ENGINE = run_options.option("engine")
+_PRECISION = run_options.option("precision")
+ENGINE_ITEMS = _ENGINE.enum_items()
+PRECISION_ITEMS = _PRECISION.enum_items()
 PYTHON_ITEMS = (
     ("MANAGED", "Managed Environment", "A Python environment the add-on creates for the backend"),
     ("CUSTOM", "Custom Interpreter",
@@ -54,6 +60,11 @@ class TCMR_AddonPreferences(bpy.types.AddonPreferences):
     detector_model: StringProperty(name="Person Detector", subtype="FILE_PATH",
                                    description="A YOLOv5/YOLOv8 ONNX export (COCO, class 0 = person); "
                                                "empty = the built-in HOG detector")
+    engine: EnumProperty(name="Engine", items=ENGINE_ITEMS, default=_ENGINE.panel_default,
+                         description="What runs the image network (the slowest stage on a CPU)")
+    precision: EnumProperty(name="Precision", items=PRECISION_ITEMS, default=_PRECISION.panel_default,
+                            description="Number format of the image network: fp32 is the reference; "
+                                        "bf16 and INT8 are faster where the machine supports them")
 
     def draw(self, context):
         layout = self.layout
@@ -67,6 +78,7 @@ class TCMR_AddonPreferences(bpy.types.AddonPreferences):
         if not self.detector_model:
             box.label(text="Built-in HOG detector: unusual poses may be missed (see docs/detection.md)",
                       icon="INFO")
+        draw_speed(layout, self)
 
 
 # -- drawing -----------------------------------------------------------------------------------
@@ -90,6 +102,17 @@ def draw_backend(layout, prefs, context):
     row.operator("tcmr.test_backend", icon="PLAY")
     row.operator("tcmr.selftest_backend", icon="EXPERIMENTAL")
     draw_aux_status(box, context)
+
+
+def draw_speed(layout, prefs):
+    box = layout.box()
+    box.label(text="Speed", icon="SORTTIME")
+    row = box.row()
+    row.prop(prefs, "engine")
+    row.prop(prefs, "precision")
+    if prefs.precision != "fp32":
+        box.label(text="Checked by the backend: it says so in the log and stays fp32 where it cannot help",
+                  icon="INFO")
 
 
 _CHECK_CACHE: dict = {}

@@ -2,8 +2,9 @@
 
 The one place that turns "empty = default" into a path: the backend interpreter, the managed
 environment, the model data folder (explicit > preferences > $TCMR_DATA_DIR > the per-user
-default, `core.backend_cmd.default_data_dir`), the results cache and the device. When the add-on
-runs unregistered (imported as a plain package by tests and scripts) the defaults apply.
+default, `core.backend_cmd.default_data_dir`), the results cache, the device and the backbone's
+engine and precision (the Speed box). When the add-on runs unregistered (imported as a plain
+package by tests and scripts) the defaults apply.
 """
 
 from __future__ import annotations
@@ -63,3 +64,13 @@ def device(prefs) -> str:
 def detector(prefs) -> str | None:
     """The user's YOLO ONNX person detector file, or None for the backend's built-in HOG."""
     return _abspath(prefs.detector_model) if prefs and prefs.detector_model else None
+
+
+def engine(prefs) -> str:
+    """The backbone engine of the Speed box (a `run --engine` choice; the table's default unset)."""
+    return prefs.engine if prefs else backend_cmd.RunSettings.engine
+
+
+def precision(prefs) -> str:
+    """The backbone precision of the Speed box (a `run --precision` choice)."""
+    return prefs.precision if prefs else backend_cmd.RunSettings.precision

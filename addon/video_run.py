@@ -101,7 +101,7 @@ def resolve_run(request: RunRequest, context) -> ResolvedRun:
         main_person=ui.people if request.people == PANEL else request.people,
         smooth=ui.smoothing if request.smoothing == PANEL else request.smoothing,
         ground="auto" if ui.ground else "off", foot_lock="auto" if ui.foot_lock else "off", model=ui.model,
-        detector=resolve.detector(prefs))
+        detector=resolve.detector(prefs), engine=resolve.engine(prefs), precision=resolve.precision(prefs))
     cache_dir = bpy.path.abspath(request.cache_dir) if request.cache_dir else resolve.results_dir(prefs)
     return ResolvedRun(video=video, python=python, data_dir=data_dir, cache_dir=cache_dir,
                        settings=settings, use_cache=request.use_cache and ui.use_cache,

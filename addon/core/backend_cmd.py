@@ -19,7 +19,10 @@ DEVICES = ("auto", "cpu", "cuda")
 # The run options the add-on sets (RunConfig names); their flags, choices and defaults come from
 # the backend's table (core.run_options).
 RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox", "ground", "foot_lock", "model",
-               "detector", "save_features")
+               "detector", "save_features", "engine", "precision")
+# Sent to the backend but not part of the result cache key: the engine changes the speed, not the
+# result (ONNX Runtime fp32 equals torch fp32 within ~1e-6 relative; docs/addon_architecture.md).
+NOT_IN_KEY = ("engine",)
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,14 @@ class RunSettings:
     model: str = run_options.option("model").panel_default  # temporal model: tcmr | vibe
     detector: str | None = None  # a YOLO ONNX person detector file; None = the backend's built-in HOG
     save_features: bool = run_options.option("save_features").panel_default  # on: results can be edited
+    engine: str = run_options.option("engine").panel_default  # backbone engine: auto | torch | onnxruntime
+    precision: str = run_options.option("precision").panel_default  # backbone precision: fp32 | bf16 | int8
 
     def key_fields(self) -> dict:
-        """The settings that change the result (no paths: the video enters by content hash)."""
-        return {name: (list(v) if isinstance(v := getattr(self, name), tuple) else v) for name in RUN_OPTIONS}
+        """The settings that change the result (no paths: the video enters by content hash; not
+        NOT_IN_KEY, which change only the speed)."""
+        return {name: (list(v) if isinstance(v := getattr(self, name), tuple) else v)
+                for name in RUN_OPTIONS if name not in NOT_IN_KEY}
 
 
 def parse_bbox(text: str) -> tuple[int, int, int, int] | None:

@@ -19,7 +19,8 @@ machine offers; every change of plan is a note that `make_feature_engine` report
 * bf16: torch autocast, only where the CPU has native bf16 (backend.engines.cpu_features) or on
   a CUDA GPU that supports it; otherwise warning BF16_UNAVAILABLE (with the reason) and fp32.
 * int8: ONNX Runtime static INT8, calibrated on the clip's first crops and gated against fp32
-  (backend.engines.quantize.Int8Gate, warning INT8_FALLBACK); CPU only (else INT8_UNAVAILABLE).
+  (backend.engines.quantize.Int8Gate: feature cosine and the pose the features lead to, warning
+  INT8_FALLBACK); CPU only (else INT8_UNAVAILABLE).
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ PRECISIONS = ("fp32", "bf16", "int8")
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """What the user asked for; int8_* tune the INT8 gate (crops of the clip, cosine bound)."""
+    """What the user asked for; int8_* tune the INT8 gate (crops of the clip, cosine bound, pose
+    bound in degrees: the defaults are quantize.COSINE_BOUND and quantize.POSE_BOUND_DEG)."""
 
     engine: str = "auto"
     precision: str = "fp32"
     int8_calibrate: int = 32
     int8_held_out: int = 16
     int8_bound: float = 0.999
+    int8_pose_bound: float = 1.0
     cache_dir: str | None = None  # ONNX export cache; None: $TCMR_CACHE_DIR or the per-user cache
 
 

@@ -39,6 +39,20 @@ def _plan(models, config: EngineConfig) -> EnginePlan:
                        cpu.bf16, cpu.bf16_reason(), _gpu_bf16(device_type) if device_type != "cpu" else False)
 
 
+def pose_function(models):
+    """The INT8 gate's `pose_of`: features (N,2048) -> rotation matrices (N,24,3,3) through the loaded
+    temporal model + regressor (backend.models.inference.regress_track, the pipeline's call, TCMR or
+    VIBE), the N held-out crops taken as one pseudo-track. None without a temporal model."""
+    if getattr(models, "tcmr", None) is None and getattr(models, "vibe", None) is None:
+        return None
+    from backend.models.inference import regress_track
+
+    def pose_of(features):
+        return regress_track(models, features)["rotmat"]
+
+    return pose_of
+
+
 def _int8(models, fp32: OnnxFeatureEngine, config: EngineConfig, reporter) -> Int8Gate:
     settings = choose_settings(detect())
     workdir = Path(tempfile.mkdtemp(prefix="tcmr-int8-"))
@@ -48,7 +62,8 @@ def _int8(models, fp32: OnnxFeatureEngine, config: EngineConfig, reporter) -> In
         return OnnxFeatureEngine(path, precision="int8", device=models.device.type)
 
     gate = Int8Gate(fp32, build_int8, reporter.warning, reporter.log, calibrate=config.int8_calibrate,
-                    held_out=config.int8_held_out, bound=config.int8_bound)
+                    held_out=config.int8_held_out, bound=config.int8_bound, pose_of=pose_function(models),
+                    pose_bound=config.int8_pose_bound)
     weakref.finalize(gate, shutil.rmtree, workdir, True)
     reporter.log(f"INT8: {settings.describe()}, calibrated on this clip's first crops, then gated")
     return gate

@@ -178,4 +178,19 @@ def test_int8_through_the_factory_gates_on_the_clip_crops(models, onnx_export, m
     out = engine(crops)
     assert rep.codes() == ["INT8_FALLBACK"] and engine.precision == "fp32"
     assert "cosine" in rep.warnings[0][1] and engine.result.min_cosine < 0.999
+    assert np.isfinite(engine.result.mean_degrees)  # the pose check ran through the loaded TCMR
     assert np.array_equal(out, fp32_engine(crops))
+
+
+def test_the_gates_pose_function_is_the_loaded_temporal_model(models):
+    from backend.engines.factory import pose_function
+    from backend.engines.quantize import pose_degrees
+    from backend.models.inference import regress_track
+
+    feats = np.random.default_rng(3).uniform(0, 1, (6, 2048)).astype(np.float32)
+    pose_of = pose_function(models)
+    rot = pose_of(feats)
+    assert rot.shape == (6, 24, 3, 3)
+    assert np.array_equal(rot, regress_track(models, feats)["rotmat"])
+    assert np.allclose(pose_degrees(rot, rot), 0.0)
+    assert np.all(pose_degrees(rot, pose_of(feats * 1.5)) > 0)

@@ -1,11 +1,12 @@
-"""The INT8 gate: calibrate on the first crops, compare with fp32 on held-out ones, fall back."""
+"""The INT8 gate: calibrate on the first crops, compare with fp32 on held-out ones (feature cosine
+and the pose the features lead to, in degrees), fall back."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from backend.engines.quantize import Int8Gate, cosines
+from backend.engines.quantize import POSE_BOUND_DEG, Int8Gate, cosines, pose_degrees
 
 W = np.random.default_rng(0).normal(size=(3 * 4 * 4, 16)).astype(np.float32)
 
@@ -30,8 +31,35 @@ def _crops(n, seed):
     return np.random.default_rng(seed).normal(size=(n, 3, 4, 4)).astype(np.float32)
 
 
-def _gate(build, warnings):
-    return Int8Gate(fp32, build, lambda *w: warnings.append(w), calibrate=8, held_out=4, bound=0.999)
+def _gate(build, warnings, **kw):
+    return Int8Gate(fp32, build, lambda *w: warnings.append(w), calibrate=8, held_out=4, bound=0.999, **kw)
+
+
+def _rz(angle_rad):
+    """(..., ) angles -> (..., 3, 3) rotations about z."""
+    c, s = np.cos(angle_rad), np.sin(angle_rad)
+    out = np.zeros((*np.shape(angle_rad), 3, 3))
+    out[..., 0, 0], out[..., 0, 1], out[..., 1, 0], out[..., 1, 1], out[..., 2, 2] = c, -s, s, c, 1.0
+    return out
+
+
+GAIN_DEG = 100.0  # the fake pose: joint j turns about z by GAIN_DEG * feature j degrees
+
+
+def fake_pose(features):  # features (N,16) -> (N,16,3,3): a pose that moves a lot for small feature changes
+    return _rz(np.radians(GAIN_DEG * features.astype(np.float64)))
+
+
+def shifted(delta):
+    """An 'INT8' engine off by `delta` in feature 0 only: cosine stays near 1, joint 0 turns by
+    GAIN_DEG * delta degrees in every crop (truth by construction)."""
+    def build(calibration):
+        def int8(crops):
+            out = fp32(crops).copy()
+            out[:, 0] += delta
+            return out
+        return int8
+    return build
 
 
 def test_a_failing_gate_stays_fp32_and_warns_with_the_measured_cosine():
@@ -96,3 +124,62 @@ def test_real_static_quantization_of_a_small_network(tmp_path):
     assert cosines(got, ref).min() > 0.99
     with torch.no_grad():
         assert np.allclose(ref, net(torch.from_numpy(crops[16:])).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_pose_degrees_is_the_rotation_angle_of_the_worst_joint():
+    a = _rz(np.radians(np.array([[10.0, 20.0, 30.0], [0.0, 0.0, 0.0]])))
+    b = _rz(np.radians(np.array([[10.5, 20.0, 27.0], [0.0, 179.0, 0.0]])))
+    assert np.allclose(pose_degrees(a, b), [3.0, 179.0])
+    tiny = _rz(np.radians(np.array([[1e-3]])))
+    assert np.allclose(pose_degrees(_rz(np.zeros((1, 1))), tiny), [1e-3], rtol=1e-6)  # accurate when small
+    with pytest.raises(ValueError):
+        pose_degrees(a, b[:, :2])
+
+
+def test_a_gate_whose_pose_moves_falls_back_with_the_degrees_in_the_message():
+    warnings = []
+    gate = _gate(shifted(0.03), warnings, pose_of=fake_pose)  # 3 degrees on joint 0
+    crops = _crops(12, 1)
+    assert np.array_equal(gate(crops), fp32(crops))
+    r = gate.result
+    assert r.min_cosine > 0.999  # the cosine alone would have passed
+    assert not r.passed and gate.precision == "fp32"
+    assert np.isclose(r.mean_degrees, 3.0, atol=1e-3) and np.isclose(r.max_degrees, 3.0, atol=1e-3)
+    [(code, message, _hint)] = warnings
+    assert code == "INT8_FALLBACK" and "3.000 degrees" in message and f"{POSE_BOUND_DEG}" in message
+    assert "cosine to fp32" not in message  # only the criterion that failed is named
+    assert "3.000 deg" in gate.describe()
+
+
+def test_a_gate_whose_pose_stays_within_the_bound_goes_int8():
+    warnings = []
+    gate = _gate(shifted(0.003), warnings, pose_of=fake_pose)  # 0.3 degrees
+    gate(_crops(12, 1))
+    r = gate.result
+    assert r.passed and gate.precision == "int8" and warnings == []
+    assert np.isclose(r.mean_degrees, 0.3, atol=1e-3) and r.held_out == 4
+    later = _crops(3, 2)
+    assert np.allclose(gate(later)[:, 0], fp32(later)[:, 0] + 0.003)
+
+
+def test_the_pose_bound_is_the_gates_and_the_configs():
+    from backend.engines import EngineConfig
+    from backend.engines.quantize import COSINE_BOUND
+
+    config = EngineConfig()
+    assert (config.int8_bound, config.int8_pose_bound) == (COSINE_BOUND, POSE_BOUND_DEG)
+    warnings = []
+    gate = _gate(shifted(0.003), warnings, pose_of=fake_pose, pose_bound=0.2)  # a stricter bound
+    gate(_crops(12, 1))
+    assert not gate.result.passed and "0.300 degrees" in warnings[0][1]
+
+
+def test_a_broken_pose_check_is_a_fallback():
+    warnings = []
+
+    def broken(features):
+        raise RuntimeError("regressor exploded")
+
+    gate = _gate(shifted(0.0), warnings, pose_of=broken)
+    gate(_crops(12, 1))
+    assert gate.precision == "fp32" and "regressor exploded" in warnings[0][1]

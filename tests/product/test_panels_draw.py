@@ -103,7 +103,8 @@ def test_preferences_draw_backend_and_model_data_checklist(bpy_module, tmp_path,
     annotations = preferences.TCMR_AddonPreferences.__annotations__
     prefs = SimpleNamespace(python_mode=mode, custom_python="", env_dir=str(tmp_path / "env"),
                             torch_variant="cpu", wheel_dir="", data_dir=str(tmp_path / "data"), device="auto",
-                            results_dir=str(tmp_path / "results"), detector_model="")
+                            results_dir=str(tmp_path / "results"), detector_model="", engine="auto",
+                            precision="int8")
     assert set(vars(prefs)) == set(annotations)
     layout = RecordingLayout(bpy)
     preferences.TCMR_AddonPreferences.draw(SimpleNamespace(layout=layout, **vars(prefs)), bpy.context)
@@ -114,6 +115,8 @@ def test_preferences_draw_backend_and_model_data_checklist(bpy_module, tmp_path,
     assert "SMPL_NEUTRAL.pkl" in labels and labels.count("missing") == 6
     assert any("smplify" in text for text in labels)
     assert any("HOG" in text and "unusual poses" in text for text in labels)  # no ONNX detector chosen
+    assert ("prop", "engine") in log and ("prop", "precision") in log and "Speed" in labels
+    assert any("stays fp32" in text for text in labels)  # a faster precision: the backend checks it
 
 
 def test_panel_run_and_import_use_one_model_data_folder(bpy_module, model_data_dir, tmp_path, monkeypatch):
