@@ -19,9 +19,10 @@ from . import resolve
 from .core import datacheck, run_options
 
 DEVICE_ITEMS = (
-    ("auto", "Auto", "CUDA when the backend's torch sees a GPU, else CPU"),
+    ("auto", "Auto", "CUDA when the backend's torch sees a GPU, else Apple Silicon's GPU (MPS), else CPU"),
     ("cpu", "CPU", "Always the CPU"),
     ("cuda", "CUDA", "NVIDIA GPU (fails with a clear message when unavailable)"),
+    ("mps", "Apple GPU (MPS)", "Apple Silicon GPU through Metal (fails clearly when unavailable)"),
 )
 VARIANT_ITEMS = (
     ("cpu", "CPU", "torch for CPU only (smallest download)"),

@@ -17,6 +17,7 @@ import signal
 import sys
 import traceback
 
+from backend.device import DEVICES
 from backend.errors import BackendError, Code
 from backend.events import Reporter
 
@@ -39,8 +40,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None,
                         help="model data folder (official base_data names); default: $TCMR_DATA_DIR or the "
                              "per-user data folder")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="torch device (auto: CUDA when available)")
+    parser.add_argument("--device", default="auto", choices=DEVICES,
+                        help="torch device (auto: CUDA when available, else MPS on Apple Silicon, else CPU)")
     parser.add_argument("--jsonl", action="store_true",
                         help="protocol lines on stdout (also the behaviour when stdout is not a terminal)")
 

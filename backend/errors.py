@@ -21,6 +21,7 @@ class Code(StrEnum):
     DATA_INVALID = "DATA_INVALID"  # a model data file has the wrong format or shapes
     CHECKPOINT_INVALID = "CHECKPOINT_INVALID"  # checkpoint truncated, foreign or mismatched
     CUDA_UNAVAILABLE = "CUDA_UNAVAILABLE"  # --device cuda without a usable CUDA torch
+    MPS_UNAVAILABLE = "MPS_UNAVAILABLE"  # --device mps without a usable MPS device (Apple Silicon)
     OUT_OF_MEMORY = "OUT_OF_MEMORY"  # still out of memory after retrying smaller batches
     OUTPUT_UNWRITABLE = "OUTPUT_UNWRITABLE"  # --out cannot be created or written
     OUTPUT_BUSY = "OUTPUT_BUSY"  # another live run holds --out's lock file

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import run_options
 
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # backend.device.DEVICES (pinned equal by a test)
 # The run options the add-on sets (RunConfig names); their flags, choices and defaults come from
 # the backend's table (core.run_options).
 RUN_OPTIONS = ("start", "end", "main_person", "smooth", "bbox", "ground", "foot_lock", "model",
