@@ -150,7 +150,7 @@ def _regress_windows(models: Models, feats: torch.Tensor, idx: torch.Tensor,
     return values
 
 
-def regress_track(models: Models, features: np.ndarray, batch_size: int = 64, with_verts: bool = False,
+def regress_track(models: Models, features: np.ndarray, batch_size: int = 128, with_verts: bool = False,
                   progress: Callable[[int, int], None] | None = None,
                   batching: Batching | None = None, stride: int = 1) -> dict[str, np.ndarray]:
     """One person's per-frame features (F,2048) -> per-frame SMPL parameters, official windowing
