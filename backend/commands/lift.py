@@ -6,7 +6,10 @@ OUT.npz holds pose (T,17,3) root-relative m, trajectory (T,3) m (only when the c
 trajectory model), joints3d (T,17,3) camera-space m (pose + trajectory), joint_names (17,),
 parents (17,), keypoints (T,17,2) px as lifted (missing ones filled), confidence (T,17) (NaN
 when the input has none), missing (T,17) bool (filled by interpolation), width, height, fps,
-flip, has_trajectory, synthetic. Written atomically: a failed run leaves nothing behind.
+flip, has_trajectory, synthetic. With --fit-smpl (or --smpl-out DIR) also the SMPL body fitted
+to the joints (backend.lifting.smpl_fit): `smpl_*` keys, and with --smpl-out a result directory
+that Import Result drives an SMPL character with (backend.lifting.smpl_result).
+Written atomically: a failed run leaves nothing behind.
 Stages: load, lift, write. Warnings: KEYPOINTS_FILLED, SYNTHETIC_DATA. Errors: INPUT_NOT_FOUND,
 INPUT_UNREADABLE, KEYPOINTS_INVALID, BAD_ARGUMENT, DATA_MISSING, CHECKPOINT_INVALID,
 OUTPUT_UNWRITABLE.
@@ -46,6 +49,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", default=None,
                         help="VideoPose3D checkpoint (default: pretrained_h36m_detectron_coco.bin of the "
                              "model data folder)")
+    parser.add_argument("--fit-smpl", action="store_true",
+                        help="also fit SMPL to the lifted joints (needs SMPL_NEUTRAL.pkl and "
+                             "J_regressor_h36m.npy in the model data folder); adds smpl_* keys")
+    parser.add_argument("--smpl-out", default=None,
+                        help="with the fit: also write it as a result directory for Import Result "
+                             "(implies --fit-smpl; needs J_regressor_extra.npy too)")
+    parser.add_argument("--smpl-iterations", type=int, default=300,
+                        help="L-BFGS iterations of the SMPL fit (default 300)")
 
 
 def image_size(args, file_w: float | None, file_h: float | None) -> tuple[float, float]:
@@ -80,6 +91,9 @@ def _check_options(args) -> Path:
     if args.focal is not None and not args.focal > 0:
         raise BackendError(Code.BAD_ARGUMENT, f"--focal must be > 0 pixels, got {args.focal}",
                            "Leave it out to use the Human3.6M-like default.")
+    if args.smpl_iterations < 1:
+        raise BackendError(Code.BAD_ARGUMENT, f"--smpl-iterations must be >= 1, got {args.smpl_iterations}",
+                           "Use e.g. 300.")
     if not 0.0 <= args.min_confidence <= 1.0:
         raise BackendError(Code.BAD_ARGUMENT,
                            f"--min-confidence must be in [0, 1], got {args.min_confidence}",
@@ -117,7 +131,6 @@ def execute(args, reporter):
     reporter.stage("lift", f"Lifting {frames} frames")
     result = lift(kp.xy, width, height, pos_model, traj_model, flip=not args.no_flip, device=device)
     reporter.progress("lift", frames, frames)
-    reporter.stage("write", f"Writing {out}")
     arrays = {"pose": result.pose.astype(np.float32), "joints3d": result.joints3d.astype(np.float32),
               "joint_names": np.array(H36M_NAMES), "parents": np.array(H36M_PARENTS, dtype=np.int32),
               "keypoints": kp.xy.astype(np.float32), "confidence": kp.confidence.astype(np.float32),
@@ -129,6 +142,44 @@ def execute(args, reporter):
               "source_format": np.array(kp.source_format)}
     if result.trajectory is not None:
         arrays["trajectory"] = result.trajectory.astype(np.float32)
+    fit = _fit_smpl(args, reporter, result.joints3d, synthetic) if args.fit_smpl or args.smpl_out else None
+    fields = {}
+    if fit is not None:
+        arrays.update(fit.arrays)
+        fields["smpl_fit_mpjpe_mm"] = float(fit.fit.mpjpe_mm.mean())
+    reporter.stage("write", f"Writing {out}")
     write_atomic(out, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
+    if args.smpl_out:  # after OUT.npz: the result directory is the optional extra
+        video = {"path": str(Path(args.keypoints).resolve()), "fps": float(args.fps), "width": width,
+                 "height": height}
+        config = {"route": "lift", "keypoints": video["path"], "smpl_iterations": args.smpl_iterations}
+        focal = float(arrays["focal_px"])
+        path = fit.write_result(args.smpl_out, kp.xy, video, focal, args.focal is not None, config)
+        fields["smpl_result"] = str(path)
     return out.resolve(), {"frames": frames, "trajectory": result.trajectory is not None,
-                           "filled_keypoints": filled, "synthetic": synthetic, "format": kp.source_format}
+                           "filled_keypoints": filled, "synthetic": synthetic, "format": kp.source_format,
+                           **fields}
+
+
+def _fit_smpl(args, reporter, joints3d, synthetic):
+    """The SMPL fit of the lifted joints (backend.lifting.smpl_result.FittedBody)."""
+    from backend import datafiles
+    from backend.lifting.smpl_fit import FitConfig, fit_smpl
+    from backend.lifting.smpl_result import FittedBody
+    from backend.models.loading import load_regressor_npy
+    from backend.smpl_file import load_smpl
+    from backend.synthetic import is_synthetic
+
+    folder = datafiles.resolve_data_dir(args.data_dir)
+    smpl = load_smpl(folder / datafiles.SMPL_NEUTRAL.name)
+    h36m = load_regressor_npy(folder / datafiles.J_REGRESSOR_H36M.name, 17)
+    extra = load_regressor_npy(folder / datafiles.J_REGRESSOR_EXTRA.name, 9) if args.smpl_out else None
+    if is_synthetic(folder) and not synthetic:
+        reporter.warning("SYNTHETIC_DATA", f"{folder} holds SYNTHETIC SMPL data: the fitted body is "
+                         "meaningless",
+                         "Install the real SMPL model and TCMR base data for real results.")
+    frames = len(joints3d)
+    reporter.stage("fit", f"Fitting SMPL to {frames} frames of lifted joints")
+    fit = fit_smpl(smpl, h36m, joints3d, FitConfig(iterations=args.smpl_iterations),
+                   progress=lambda done, total: reporter.progress("fit", done, total))
+    return FittedBody(fit, smpl, extra, synthetic or is_synthetic(folder))
