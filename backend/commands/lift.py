@@ -55,6 +55,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--smpl-out", default=None,
                         help="with the fit: also write it as a result directory for Import Result "
                              "(implies --fit-smpl; needs J_regressor_extra.npy too)")
+    parser.add_argument("--smpl-prior", default=None,
+                        help="with the fit: a result track file (track_<id>.npz of `run` on the same video) "
+                             "whose body pose steers what the joints leave open (limb twist, hands, feet)")
     parser.add_argument("--smpl-iterations", type=int, default=300,
                         help="L-BFGS iterations of the SMPL fit (default 300)")
 
@@ -180,6 +183,33 @@ def _fit_smpl(args, reporter, joints3d, synthetic):
                          "Install the real SMPL model and TCMR base data for real results.")
     frames = len(joints3d)
     reporter.stage("fit", f"Fitting SMPL to {frames} frames of lifted joints")
-    fit = fit_smpl(smpl, h36m, joints3d, FitConfig(iterations=args.smpl_iterations),
+    prior = read_prior(args.smpl_prior, frames) if args.smpl_prior else None
+    fit = fit_smpl(smpl, h36m, joints3d, FitConfig(iterations=args.smpl_iterations), prior_pose=prior,
                    progress=lambda done, total: reporter.progress("fit", done, total))
     return FittedBody(fit, smpl, extra, synthetic or is_synthetic(folder))
+
+
+def read_prior(path: str, frames: int) -> np.ndarray:
+    """(frames,72) pose of a Contract 3 track file for keypoint frames 0..frames-1 (its
+    frame_index rows); BackendError when it is unreadable or misses a frame."""
+    hint = "Give a track_<id>.npz of a `run` result on the same video (its frames numbered as the keypoints)."
+    try:
+        with np.load(Path(path).expanduser(), allow_pickle=False) as data:
+            index = np.asarray(data["frame_index"], dtype=np.int64)
+            root = np.asarray(data["global_orient"], dtype=np.float64).reshape(-1, 1, 3)
+            body = np.asarray(data["body_pose"], dtype=np.float64).reshape(-1, 23, 3)
+            pose = np.concatenate([root, body], axis=1)
+    except FileNotFoundError:
+        raise BackendError(Code.INPUT_NOT_FOUND, f"--smpl-prior file not found: {path}", hint) from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise BackendError(Code.INPUT_UNREADABLE, f"--smpl-prior {path} is not a result track file ({exc})",
+                           hint) from None
+    if len(index) != len(pose):
+        raise BackendError(Code.INPUT_UNREADABLE, f"--smpl-prior {path}: {len(index)} frame numbers for "
+                           f"{len(pose)} poses", hint)
+    rows = {int(f): r for r, f in enumerate(index)}
+    missing = [t for t in range(frames) if t not in rows]
+    if missing:
+        raise BackendError(Code.BAD_ARGUMENT, f"--smpl-prior {path} has no pose for {len(missing)} of the "
+                           f"{frames} keypoint frames (first: frame {missing[0]})", hint)
+    return pose[[rows[t] for t in range(frames)]].reshape(frames, 72)

@@ -65,3 +65,43 @@ def test_fit_without_smpl_data_fails_before_writing(capsys, lift_data_dir, tmp_p
     assert code != 0 and events[-1]["event"] == "error" and events[-1]["code"] == "DATA_MISSING"
     assert "SMPL_NEUTRAL.pkl" in events[-1]["message"]
     assert not (tmp_path / "out.npz").exists()
+
+
+
+def _prior_track(path, frames):
+    """A Contract 3 track file whose pose rows are told apart by their frame number."""
+    frames = np.asarray(frames, dtype=np.int64)
+    pose = 0.01 * (frames[:, None, None] + np.arange(24)[None, :, None] / 100.0) * np.ones((1, 1, 3))
+    np.savez(path, frame_index=frames, global_orient=pose[:, 0].astype(np.float32),
+             body_pose=pose[:, 1:].astype(np.float32))
+    return pose.reshape(len(frames), 72).astype(np.float32)
+
+
+def test_a_prior_track_goes_into_the_fit_frame_by_frame(capsys, model_data_dir, lift_data_dir, tmp_path,
+                                                         monkeypatch):
+    from backend.lifting import smpl_fit
+
+    seen = {}
+    real_fit = smpl_fit.fit_smpl
+
+    def spy(*args, prior_pose=None, **kwargs):
+        seen["prior"] = prior_pose
+        return real_fit(*args, prior_pose=prior_pose, **kwargs)
+
+    monkeypatch.setattr(smpl_fit, "fit_smpl", spy)
+    keypoints = formats.write_npy(make_track(FRAMES, seed=2), tmp_path / "kp.npy")
+    checkpoint = lift_data_dir / "pretrained_h36m_detectron_coco.bin"
+    common = (keypoints, *SIZE, "--data-dir", model_data_dir, "--checkpoint", checkpoint, "--fit-smpl",
+              "--smpl-iterations", 5)
+    # a longer track (frames 0..FRAMES+2): the keypoints' frame t takes the row numbered t
+    pose = _prior_track(tmp_path / "track_1.npz", range(FRAMES + 3))
+    code, events = _lift(capsys, *common, "--out", tmp_path / "with.npz", "--smpl-prior",
+                         tmp_path / "track_1.npz")
+    assert code == 0, events
+    np.testing.assert_allclose(seen["prior"], pose[:FRAMES], atol=1e-7)
+
+    _prior_track(tmp_path / "short.npz", range(1, FRAMES + 3))  # no row for frame 0
+    code, events = _lift(capsys, *common, "--out", tmp_path / "short_out.npz", "--smpl-prior",
+                         tmp_path / "short.npz")
+    assert code != 0 and events[-1]["code"] == "BAD_ARGUMENT" and "frame 0" in events[-1]["message"]
+    assert not (tmp_path / "short_out.npz").exists()
