@@ -10,9 +10,9 @@ flip, has_trajectory, synthetic. With --fit-smpl (or --smpl-out DIR) also the SM
 to the joints (backend.lifting.smpl_fit): `smpl_*` keys, and with --smpl-out a result directory
 that Import Result drives an SMPL character with (backend.lifting.smpl_result).
 Written atomically: a failed run leaves nothing behind.
-Stages: load, lift, write. Warnings: KEYPOINTS_FILLED, SYNTHETIC_DATA. Errors: INPUT_NOT_FOUND,
-INPUT_UNREADABLE, KEYPOINTS_INVALID, BAD_ARGUMENT, DATA_MISSING, CHECKPOINT_INVALID,
-OUTPUT_UNWRITABLE.
+Stages: load, lift, fit (with the SMPL fit), write. Warnings: KEYPOINTS_FILLED, SYNTHETIC_DATA.
+Errors: INPUT_NOT_FOUND, INPUT_UNREADABLE, KEYPOINTS_INVALID, BAD_ARGUMENT, DATA_MISSING,
+DATA_INVALID, CHECKPOINT_INVALID, OUTPUT_UNWRITABLE, OUTPUT_BUSY (--smpl-out).
 """
 
 from __future__ import annotations
