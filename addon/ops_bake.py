@@ -35,6 +35,11 @@ KEYING_ITEMS = [
     ("ALL", "Every frame", "One key per frame on every baked channel"),
     ("SIMPLIFY", "Simplified", "Drop keys that linear interpolation reproduces within the tolerance"),
 ]
+SOURCE_ITEMS = [
+    ("AUTO", "Auto", "The armature's own tag (tcmr_skeleton), else recognised from its bone names"),
+    ("SMPL", "SMPL", "An imported SMPL character (bones named pelvis, left_hip ...)"),
+    ("H36M", "H36M (lifted)", "A lifted 17-joint Human3.6M skeleton (tcmr.import_lifted)"),
+]
 ROOT_ORIGIN_ITEMS = [
     ("FIRST_FRAME", "First frame", "The rig starts where it stands; hips move relative to the first frame"),
     ("REST", "Source rest", "Hips move relative to the source's rest position"),
@@ -79,6 +84,13 @@ def preset_rig_parts(target, preset_id) -> dict:
     }
 
 
+def source_skeleton(source, choice: str = "AUTO") -> tuple[str, dict]:
+    """(skeleton id, BakeConfig.source_bones) of a source armature (bone_maps.SOURCE_SKELETONS)."""
+    if choice == "AUTO":
+        choice = bone_maps.detect_source(source.data.bones.keys(), str(source.get("tcmr_skeleton", "")))
+    return choice, ({} if choice == "SMPL" else dict(bone_maps.SOURCE_SKELETONS[choice]))
+
+
 def _source_range(source, scene) -> tuple[int, int]:
     anim = source.animation_data
     if anim is not None and anim.action is not None:
@@ -94,7 +106,8 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
     bl_label = "Bake to Rig"
     bl_options = {"REGISTER", "UNDO"}
 
-    source: StringProperty(name="Source", description="Name of the SMPL armature object")
+    source: StringProperty(name="Source", description="Name of the SMPL (or lifted H36M) armature object")
+    source_skeleton: EnumProperty(name="Source skeleton", items=SOURCE_ITEMS, default="AUTO")
     target: StringProperty(name="Target", description="Name of the armature to bake onto")
     preset: EnumProperty(name="Preset", items=PRESET_ITEMS, default="AUTO")
     mapping: StringProperty(name="Mapping", description="Bone-map JSON text (preset Custom)")
@@ -138,6 +151,11 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
             self.report({"ERROR"}, f"Cannot map the bones of {target.name}: {exc}. "
                                    "Choose another preset or fix the mapping in the bone map editor")
             return {"CANCELLED"}
+        if source.type != "ARMATURE":
+            self.report({"ERROR"}, f"{source.name} is not an armature. Pick the SMPL or lifted armature")
+            return {"CANCELLED"}
+        skeleton, source_bones = source_skeleton(source, self.source_skeleton)
+        mapping = bone_maps.restrict_to_source(mapping, skeleton)
         if self.use_source_range:
             start, end = _source_range(source, context.scene)
         else:
@@ -146,7 +164,7 @@ class TCMR_OT_bake_to_rig(bpy.types.Operator):
             mapping=mapping, frame_start=start, frame_end=end,
             simplify=self.keying == "SIMPLIFY", tolerance=self.tolerance, in_place=self.in_place,
             root_scale=self.root_scale, root_origin=self.root_origin, match_facing=self.match_facing,
-            action_name=self.action_name,
+            action_name=self.action_name, source_bones=source_bones,
             **preset_rig_parts(target, preset_id),
         )
         try:
@@ -188,7 +206,8 @@ class TCMR_BakeSettings(bpy.types.PropertyGroup):
     """The bake panel's state (scene.tcmr_bake)."""
 
     source: PointerProperty(name="Source", type=bpy.types.Object, poll=_is_armature,
-                            description="The imported SMPL armature")
+                            description="The imported SMPL armature (or a lifted H36M one)")
+    source_skeleton: EnumProperty(name="Source skeleton", items=SOURCE_ITEMS, default="AUTO")
     target: PointerProperty(name="Target", type=bpy.types.Object, poll=_is_armature,
                             description="Your rig")
     preset: EnumProperty(name="Preset", items=PRESET_ITEMS, default="AUTO")

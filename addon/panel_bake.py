@@ -22,6 +22,7 @@ class TCMR_PT_bake(bpy.types.Panel):
         col = layout.column(align=True)
         col.prop(settings, "source")
         col.prop(settings, "target")
+        layout.prop(settings, "source_skeleton")
         layout.prop(settings, "preset")
 
         box = layout.box()
@@ -61,8 +62,8 @@ class TCMR_PT_bake(bpy.types.Panel):
         op.preset = settings.preset
         if settings.preset == "CUSTOM":
             op.mapping = bone_maps.to_json(editor_mapping(settings))
-        for name in ("use_source_range", "frame_start", "frame_end", "keying", "tolerance", "in_place",
-                     "root_origin", "root_scale", "match_facing", "keep_feet_planted"):
+        for name in ("source_skeleton", "use_source_range", "frame_start", "frame_end", "keying", "tolerance",
+                     "in_place", "root_origin", "root_scale", "match_facing", "keep_feet_planted"):
             setattr(op, name, getattr(settings, name))
 
     @staticmethod

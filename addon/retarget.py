@@ -9,6 +9,10 @@ hips' world position follows the source pelvis, scaled by the hip-height ratio. 
 evaluated, read back as local pose values (visual keying) and written in bulk into a new action
 (anim_shim). Then every constraint and helper we added is removed; the source armature, its
 action and its pose are never modified.
+
+The source is read by SMPL joint role: an SMPL armature's bones are named by the roles; another
+skeleton (the lifted H36M armature, bone_maps.SOURCE_SKELETONS) comes with `source_bones`
+naming the bone that plays each role it has, and the mapping then holds only those roles.
 """
 
 from __future__ import annotations
@@ -58,6 +62,14 @@ class BakeConfig:
     switches: tuple = ()  # (pose bone, custom property, value), e.g. Rigify IK_FK = 1.0
     extras: tuple = ()  # (target bone, joint): more bones taking that joint's rotation
     segments: tuple = ()  # (joint, from bone, to bone): rest segment overrides
+    # {SMPL joint: source bone} of a source that is not an SMPL armature (bone_maps.SOURCE_SKELETONS,
+    # e.g. the lifted H36M armature); empty: the source's bones are named by the joints
+    source_bones: dict = field(default_factory=dict)
+
+
+def source_names(config: BakeConfig) -> dict:
+    """{SMPL joint: the source bone that plays it}."""
+    return dict(config.source_bones) if config.source_bones else {j: j for j in JOINT_NAMES}
 
 
 @dataclass
@@ -76,7 +88,8 @@ class BakeResult:
 def check(source, target, config: BakeConfig) -> None:
     """Raise RetargetError for anything that would stop the bake, before touching the scene."""
     if source is None or source.type != "ARMATURE":
-        raise RetargetError("the source must be an SMPL armature", "pick the imported character's armature")
+        raise RetargetError("the source must be an SMPL or lifted H36M armature",
+                            "pick the imported character's (or lifted skeleton's) armature")
     if target is None or target.type != "ARMATURE":
         raise RetargetError("the target must be an armature", "pick the rig to bake onto")
     if source == target:
@@ -84,8 +97,10 @@ def check(source, target, config: BakeConfig) -> None:
     if config.frame_end < config.frame_start:
         raise RetargetError(f"empty frame range {config.frame_start}..{config.frame_end}",
                             "set the end frame at or after the start frame")
+    bones = source.data.bones
+    roles = [j for j, b in source_names(config).items() if b in bones]
     try:
-        bone_maps.validate(config.mapping, target.data.bones.keys(), source.data.bones.keys())
+        bone_maps.validate(config.mapping, target.data.bones.keys(), roles)
     except bone_maps.MappingError as exc:
         raise RetargetError(f"cannot map the bones: {exc}",
                             "choose another preset or fix the mapping in the bone map editor") from None
@@ -160,9 +175,10 @@ def _set_mode_object(context) -> str:
     return mode
 
 
-def _make_helper_rig(context, source, helpers: dict) -> dict:
+def _make_helper_rig(context, source, helpers: dict, source_bones: dict) -> dict:
     """Copy of the source armature (same action and slot) with one helper bone per driven
-    target bone, parented to its joint's bone. Returns (rig, {target bone: helper name})."""
+    target bone, parented to its joint's source bone (`source_bones`: {joint: source bone}).
+    Returns (rig, {target bone: helper name})."""
     data = source.data.copy()
     data.name = "TCMR_bake_helper"
     rig = source.copy()
@@ -179,7 +195,7 @@ def _make_helper_rig(context, source, helpers: dict) -> dict:
         bones = data.edit_bones
         names = {}
         for index, (bone, (joint, rotation)) in enumerate(helpers.items()):
-            parent = bones[joint]
+            parent = bones[source_bones[joint]]
             helper = bones.new(f"{HELPER_PREFIX}{index:03d}")
             names[bone] = helper.name
             helper.head = parent.head
@@ -229,7 +245,7 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
     scene_state = _save_scene(context, source, target)
     assignment = anim_shim.assignment(target)
     target_pose = _capture_target_pose(target, mapping, config)
-    source_heads = _source_heads(source, mapping)
+    source_heads = _source_heads(source, mapping, source_names(config))
     turn, yaw = _facing(source_heads, target, mapping)
     if not config.match_facing:
         turn = 0.0
@@ -241,7 +257,7 @@ def bake(context, source, target, config: BakeConfig) -> BakeResult:
     scaffold = _Scaffold()
     try:
         helpers = helper_rotations(source_heads, target, mapping, config.segments, config.extras)
-        scaffold.helper, helper_names = _make_helper_rig(context, source, helpers)
+        scaffold.helper, helper_names = _make_helper_rig(context, source, helpers, source_names(config))
         anim_shim.detach_action(target)
         _pose_for_bake(target, target_pose)
         scaffold.constraints = _add_constraints(target, target_pose.driven, scaffold.helper, helper_names)
@@ -352,10 +368,10 @@ def _restore_target_pose(target, state: _TargetPose) -> None:
         pose[bone][prop] = old
 
 
-def _source_heads(source, mapping: dict) -> dict:
-    """{mapped joint: (3,) world position of its bone's rest head}."""
+def _source_heads(source, mapping: dict, names: dict) -> dict:
+    """{mapped joint: (3,) world position of its source bone's rest head}."""
     world = source.matrix_world
-    return {j: np.array(world @ source.data.bones[j].head_local) for j in mapping}
+    return {j: np.array(world @ source.data.bones[names[j]].head_local) for j in mapping}
 
 
 @dataclass
@@ -447,7 +463,7 @@ def _sample_motion(scene, target, helper, mapping: dict, driven: list, root: _Ro
     pose = target.pose.bones
     values = {bone: [] for bone in order}
     order_bones = [(bone, pose[bone]) for bone in order]  # name lookups are linear in bpy
-    helper_pelvis = helper.pose.bones["pelvis"]
+    helper_pelvis = helper.pose.bones[source_names(config)[bone_maps.ROOT_JOINT]]
     paths = {}
     root_locs = []
     to_target = target.matrix_world.inverted()

@@ -74,10 +74,16 @@ def vibe_checkpoint(folder: Path) -> Path:
 
 
 # The lifting route's checkpoint: used by `lift` when present (or given with --checkpoint); the
-# SMPL route never needs it, so `check` does not list it.
+# SMPL route never needs it, so `check` lists it as optional (absent: no failure).
 VIDEOPOSE3D_CHECKPOINT = DataFile(
     "pretrained_h36m_detectron_coco.bin", "VideoPose3D 2D->3D lifting model for COCO keypoints (`lift`)",
-    "the VideoPose3D release (facebookresearch/VideoPose3D README, 'Inference in the wild')", ("lift",))
+    "the VideoPose3D release (facebookresearch/VideoPose3D INFERENCE.md, 'Inference in the wild': "
+    "https://dl.fbaipublicfiles.com/video-pose-3d/pretrained_h36m_detectron_coco.bin), unchanged", ("lift",))
+
+# Every optional file `check` reports, and what each one is for.
+CHECKED_OPTIONAL_FILES: tuple[DataFile, ...] = (*OPTIONAL_FILES, VIDEOPOSE3D_CHECKPOINT)
+OPTIONAL_USE = {VIBE_CHECKPOINT.name: "--model vibe", VIBE_CHECKPOINT_3DPW.name: "--model vibe",
+                VIDEOPOSE3D_CHECKPOINT.name: "`lift` (or pass lift --checkpoint PATH)"}
 
 
 def default_data_dir() -> Path:

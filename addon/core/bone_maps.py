@@ -147,6 +147,41 @@ PRESETS = {
 }
 
 
+# ---------------------------------------------------------------- source skeletons
+
+# The bake reads a source armature by SMPL joint role; a source skeleton says which of its bones
+# plays each role. SMPL armatures name their bones by the roles. The lifted H36M armature
+# (tcmr.import_lifted, core/lifted_rig.py) has 17 bones: no collars, hands, toes or middle spine
+# joint, so those roles stay undriven (the target's bones there follow their parents). Its
+# `foot` bones sit on the ankles; `spine` (mid-back) drives spine1 and `thorax` (between the
+# shoulders) the chest (spine3).
+H36M_SOURCE = {
+    "pelvis": "hip", "left_hip": "left_hip", "right_hip": "right_hip", "spine1": "spine",
+    "left_knee": "left_knee", "right_knee": "right_knee", "left_ankle": "left_foot",
+    "right_ankle": "right_foot", "spine3": "thorax", "neck": "neck_nose", "head": "head",
+    "left_shoulder": "left_shoulder", "right_shoulder": "right_shoulder", "left_elbow": "left_elbow",
+    "right_elbow": "right_elbow", "left_wrist": "left_wrist", "right_wrist": "right_wrist",
+}
+SOURCE_SKELETONS = {"SMPL": {j: j for j in JOINT_NAMES}, "H36M": H36M_SOURCE}
+
+
+def detect_source(bone_names, declared: str = "") -> str:
+    """The source skeleton of an armature: `declared` (its `tcmr_skeleton` property) when known,
+    else H36M when it has every H36M bone and no SMPL pelvis, else SMPL."""
+    if declared in SOURCE_SKELETONS:
+        return declared
+    names = set(bone_names)
+    if "pelvis" not in names and set(H36M_SOURCE.values()) <= names:
+        return "H36M"
+    return "SMPL"
+
+
+def restrict_to_source(mapping: dict, skeleton: str) -> dict:
+    """The mapping limited to the roles the source skeleton has (the others cannot be driven)."""
+    roles = SOURCE_SKELETONS[skeleton]
+    return {j: b for j, b in mapping.items() if j in roles}
+
+
 class MappingError(ValueError):
     """A mapping that cannot be used; the message names the joints/bones at fault."""
 

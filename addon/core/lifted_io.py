@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AddonError
+from .lifted_rig import NAMES, PARENTS
 
 HINT = "Give a .npz written by `python -m backend lift` (docs/lifting.md)."
 REQUIRED = ("joints3d", "joint_names", "parents", "width", "height", "fps", "focal_px")
@@ -59,6 +60,9 @@ def read_lifted(path: str | Path) -> Lifted:
     shape_ok = joints.ndim == 3 and joints.shape[1:] == (len(names), 3) and len(joints) > 0
     if not shape_ok or len(parents) != len(names):
         raise AddonError(f"{path.name}: joints3d has shape {joints.shape} for {len(names)} joint names", HINT)
+    if tuple(names) != NAMES or tuple(parents) != PARENTS:
+        raise AddonError(f"{path.name}: the joints are not the 17 H36M joints of a `lift` output "
+                         f"({', '.join(names[:4])}...)", HINT)
     if not np.isfinite(joints).all():
         raise AddonError(f"{path.name}: joints3d contains NaN or infinite values", HINT)
     size = [float(arrays[k]) for k in ("width", "height", "fps", "focal_px")]

@@ -40,6 +40,10 @@ def validate(file: datafiles.DataFile, path: Path) -> None:
         checkpoint.load_tcmr_state(path)
     elif file in datafiles.OPTIONAL_FILES:  # the VIBE checkpoints (--model vibe)
         checkpoint.load_vibe_state(path)
+    elif file is datafiles.VIDEOPOSE3D_CHECKPOINT:
+        from backend.lifting.checkpoint import load_lift_weights
+
+        load_lift_weights(path)
     else:  # a new entry in datafiles.ALL_FILES without a validator is a bug
         raise AssertionError(f"no validator for {file.name}")
 
@@ -47,18 +51,20 @@ def validate(file: datafiles.DataFile, path: Path) -> None:
 def check_folder(folder: Path) -> list[dict]:
     """One row per file: name, path, status, problem, purpose, source, required_for, optional.
 
-    Optional files (datafiles.OPTIONAL_FILES: the VIBE checkpoints) that are absent get status
-    "optional" and do not fail the check; present ones are validated like the others."""
+    Optional files (datafiles.CHECKED_OPTIONAL_FILES: the VIBE checkpoints and the VideoPose3D
+    lifting checkpoint) that are absent get status "optional" and do not fail the check; present
+    ones are validated like the others."""
     rows = []
-    for file in datafiles.ALL_FILES + datafiles.OPTIONAL_FILES:
+    for file in datafiles.ALL_FILES + datafiles.CHECKED_OPTIONAL_FILES:
         path = folder / file.name
-        optional = file in datafiles.OPTIONAL_FILES
+        optional = file in datafiles.CHECKED_OPTIONAL_FILES
         row = {"name": file.name, "path": str(path), "status": "found", "problem": "",
                "purpose": file.purpose, "source": file.source, "required_for": list(file.required_for),
                "optional": optional}
         if not path.is_file():
             row["status"] = "optional" if optional else "missing"
-            row["problem"] = "not found (optional: only needed for --model vibe)" if optional else "not found"
+            use = datafiles.OPTIONAL_USE.get(file.name, "")
+            row["problem"] = f"not found (optional: only needed for {use})" if optional else "not found"
         else:
             try:
                 validate(file, path)
@@ -76,6 +82,7 @@ def _table(folder: Path, rows: list[dict]) -> str:
         lines.append(f"  {r['name']:<{width}}  {r['status']:<8} {r['purpose']}")
         if r["status"] == "optional":
             lines.append(f"  {'':<{width}}  get it:  {r['source']}")
+            lines.append(f"  {'':<{width}}  put it:  {r['path']}")
         elif r["status"] != "found":
             lines.append(f"  {'':<{width}}  problem: {r['problem']}")
             lines.append(f"  {'':<{width}}  get it:  {r['source']}")

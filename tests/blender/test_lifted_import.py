@@ -66,3 +66,34 @@ def test_bad_lifted_file_adds_nothing(bpy_addon, tmp_path, problem):
     with pytest.raises(RuntimeError):
         bpy.ops.tcmr.import_lifted(filepath=str(path))
     assert len(bpy.data.objects) == objects
+
+
+@pytest.fixture(scope="module")
+def lift_checkpoint(tmp_path_factory):
+    """A synthetic VideoPose3D checkpoint (random weights, official layout)."""
+    from backend.synthetic_lift import LIFT_CHECKPOINT_NAME, write_lift_checkpoint
+
+    return write_lift_checkpoint(tmp_path_factory.mktemp("lift") / LIFT_CHECKPOINT_NAME, seed=3)
+
+
+def test_smpl_fit_result_imports_as_a_character(bpy_addon, model_data_dir, lift_checkpoint, tmp_path):
+    """`lift --smpl-out DIR` is a result Import Result drives a character with: the pelvis sits
+    where the fit put it (rest pelvis joint + transl, through the same camera mapping)."""
+    bpy = bpy_addon
+    from backend.cli import main
+    from tests.lifting import formats
+    from tests.lifting.conftest import make_track
+
+    keypoints = formats.write_npy(make_track(6, seed=4), tmp_path / "kp.npy")
+    code = main(["lift", str(keypoints), "--out", str(tmp_path / "out.npz"), "--width", "812",
+                 "--height", "720", "--data-dir", str(model_data_dir), "--checkpoint", str(lift_checkpoint),
+                 "--smpl-out", str(tmp_path / "smpl"), "--smpl-iterations", "10", "--device", "cpu"])
+    assert code == 0
+    fit = np.load(tmp_path / "out.npz")
+    assert bpy.ops.tcmr.import_result(filepath=str(tmp_path / "smpl"), data_dir=str(model_data_dir),
+                                      pose_correctives=False) == {"FINISHED"}
+    arm = bpy.data.objects["TCMR track 0"]
+    for frame in (1, 6):
+        pelvis = bone_heads(bpy, arm, ["pelvis"], frame)[0]
+        cam = fit["smpl_joints_rest"][0] + fit["smpl_transl"][frame - 1]
+        assert np.abs(pelvis - np.array([cam[0], cam[2], -cam[1]])).max() < 1e-3

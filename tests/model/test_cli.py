@@ -115,9 +115,9 @@ def test_check_synthetic_folder_passes_with_warning(model_data_dir):
     assert [f["name"] for f in files] == ["SMPL_NEUTRAL.pkl", "J_regressor_extra.npy", "J_regressor_h36m.npy",
                                           "smpl_mean_params.npz", "spin_model_checkpoint.pth.tar",
                                           "tcmr_demo_model.pth.tar", "vibe_model_wo_3dpw.pth.tar",
-                                          "vibe_model_w_3dpw.pth.tar"]
+                                          "vibe_model_w_3dpw.pth.tar", "pretrained_h36m_detectron_coco.bin"]
     assert all(f["status"] == "found" for f in files[:6])
-    assert all(f["status"] == "optional" for f in files[6:])  # VIBE's checkpoints: absent, no failure
+    assert all(f["status"] == "optional" for f in files[6:])  # VIBE, lifting: absent, no failure
     assert any(e["event"] == "warning" and e["code"] == "SYNTHETIC_DATA" for e in events)
     assert "tcmr_demo_model.pth.tar" in stderr and "found" in stderr  # the human table
 

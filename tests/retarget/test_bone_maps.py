@@ -173,3 +173,17 @@ def test_guess_mapping_reads_3ds_max_biped_names():
     assert mapping["right_knee"] == "Bip01 R Calf"
     assert mapping["left_foot"] == "Bip01 L Toe0"
     bone_maps.validate(mapping, list(parents))
+
+
+def test_source_skeletons_h36m_is_recognised_and_limits_the_mapping():
+    from addon.core.lifted_rig import NAMES
+
+    assert bone_maps.detect_source(NAMES) == "H36M"
+    assert bone_maps.detect_source(JOINT_NAMES) == "SMPL"
+    assert bone_maps.detect_source(JOINT_NAMES, declared="H36M") == "H36M"  # the armature's own tag wins
+    assert set(bone_maps.H36M_SOURCE.values()) == set(NAMES)  # every lifted bone plays one role
+    mixamo = bone_maps.resolve_preset("MIXAMO", [f"mixamorig:{b}" for b in MIXAMO_BASE])
+    limited = bone_maps.restrict_to_source(mixamo, "H36M")
+    assert "left_collar" not in limited and "spine2" not in limited and "left_foot" not in limited
+    assert limited["left_ankle"] == "mixamorig:LeftFoot" and limited["spine1"] == "mixamorig:Spine"
+    bone_maps.validate(limited, mixamo.values(), [j for j in bone_maps.H36M_SOURCE])  # a usable body map
