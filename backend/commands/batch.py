@@ -47,12 +47,18 @@ def _executor(args, base_config):
     return LocalExecutor(base_config, workers)
 
 
+def base_config(args):
+    """The RunConfig every input shares (its input/out are filled in per input)."""
+    from backend.commands.run import config_from_args
+
+    return config_from_args(argparse.Namespace(**vars(args), input="."))
+
+
 def execute(args, reporter):
     from backend.batch.inputs import expand
     from backend.batch.runner import batch_lock, run_batch
-    from backend.commands.run import config_from_args
 
-    base = config_from_args(argparse.Namespace(**vars(args), input="."))
+    base = base_config(args)
     items = expand(args.inputs)
     with batch_lock(args.out) as out_dir:  # before Ray or any worker starts: a second batch fails fast
         executor = _executor(args, base)
