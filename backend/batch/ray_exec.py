@@ -29,7 +29,7 @@ from pathlib import Path
 
 from backend.errors import BackendError, Code
 
-INSTALL_HINT = 'Install Ray: pip install "ray>=2.49,<3" (or the batch extra: pip install -e ".[batch]").'
+INSTALL_HINT = 'Install Ray: pip install "ray>=2.60,<3" (or the batch extra: pip install -e ".[batch]").'
 CANCEL_WAIT_S = 10.0
 LOCAL_OBJECT_STORE = 256 << 20  # bytes: the local Ray only carries small event lists and outcomes
 # Read by Ray when it is imported: with cluster mode off, Ray's node address is the loopback one and
