@@ -61,8 +61,8 @@ def _start_local(ray, workers: int) -> None:
     if not address.startswith("127."):
         ray.shutdown()
         raise BackendError(Code.RAY_UNAVAILABLE, f"the local Ray did not bind to loopback ({address})",
-                           "Run a Ray cluster yourself (`ray start --head --node-ip-address 127.0.0.1`) "
-                           "and pass its address to --ray.")
+                           "Run `python -m backend batch --ray local` as a process of its own (Ray must "
+                           "not be imported before it), or join a cluster you started: --ray ADDRESS.")
 
 
 class RayExecutor:
@@ -133,7 +133,7 @@ class RayExecutor:
                 self._assign()
                 self._poll(on_event)
         except BaseException:
-            self._cancel()
+            self._cancel(on_event)
             raise
         finally:
             for actor in self.actors:
@@ -166,13 +166,19 @@ class RayExecutor:
         try:
             info = self.ray.get(ref)
         except self.ray.exceptions.RayActorError:  # died while loading: try another one
-            self.actors.remove(actor)
+            self._drop(actor)
             self._replace()
             return
         if info["error"]:
             raise BackendError(Code(info["error"]["code"]), info["error"]["message"], info["error"]["hint"])
         on_event("ready", None, info)
         self.idle.append(actor)
+
+    def _drop(self, actor) -> None:
+        """Forget a dead (or unreachable: ActorUnavailableError) actor; kill it in case it comes back."""
+        self.actors.remove(actor)
+        with contextlib.suppress(Exception):
+            self.ray.kill(actor)
 
     def _replace(self) -> None:
         wanted = min(self.workers, len(self.pending) + len(self.inflight))
@@ -197,7 +203,7 @@ class RayExecutor:
             return
         except self.ray.exceptions.RayActorError:  # the actor's process died: retry once elsewhere
             del self.inflight[generator]
-            self.actors.remove(actor)
+            self._drop(actor)
             self._crashed(job, on_event)
             self._replace()
             return
@@ -223,21 +229,27 @@ class RayExecutor:
                       "hint": "The input may crash the decoder or need more memory; run it alone with "
                               "`run`."}})
 
-    def _cancel(self) -> None:
+    def _cancel(self, on_event) -> None:
         """Cancel every running generator (the actors stop at their next event and clean up) and
-        wait up to CANCEL_WAIT_S for them to end; the caller then kills the actors."""
+        wait up to CANCEL_WAIT_S for them to end, recording an input that finished meanwhile; the
+        caller then kills the actors."""
         for generator in self.inflight:
             with contextlib.suppress(Exception):
                 self.ray.cancel(generator)
         deadline = time.monotonic() + CANCEL_WAIT_S
-        running = list(self.inflight)
+        running = dict(self.inflight)
         while running and time.monotonic() < deadline:
-            ready, _ = self.ray.wait(running, num_returns=1, timeout=0.5)
+            ready, _ = self.ray.wait(list(running), num_returns=1, timeout=0.5)
             for generator in ready:
                 try:
-                    self.ray.get(next(generator))
+                    items = self.ray.get(next(generator))
                 except Exception:  # StopIteration (ended), TaskCancelledError, a dead actor: it is over
-                    running.remove(generator)
+                    del running[generator]
+                    continue
+                name = running[generator][1][0]
+                for kind, payload in items:
+                    if kind == "outcome":
+                        on_event("outcome", name, {**payload, "attempts": self.attempts[name]})
 
 
 def _internal(exc) -> dict:
