@@ -66,9 +66,23 @@ class RayBatch:
             self.events.append(parse(line)[0])
             if watch(self.events[-1]):
                 break
-        rest, self.stderr = self.proc.communicate(timeout=timeout)
+        try:
+            rest, self.stderr = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
         self.events += parse(rest)
         return self.proc.returncode
+
+    def stop(self) -> None:
+        """End the command if it still runs (a failed test): SIGTERM, then SIGKILL."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
     def ray_left(self, wait_s: float = 15.0) -> set[int]:
         deadline = time.monotonic() + wait_s
@@ -99,7 +113,16 @@ def test_ray_local_failures_retry_resume_cancel(inputs, model_data_dir, tmp_path
     local = RayBatch(inputs / "walk.mp4", inputs / "frames", "--out", local_out, "--data-dir", model_data_dir,
                      "--workers", "1", *FAST)
     first = RayBatch(*command, env_extra={CRASH_HOOK_ENV: f"{marker}:walk"})
+    try:
+        _first_run(first, local, ray_out, local_out, marker)
+    finally:
+        first.stop()
+        local.stop()
+    _second_run_skips_then_sigterm(inputs, ray_out, command)
 
+
+def _first_run(first, local, ray_out, local_out, marker):
+    """Three inputs under Ray, one corrupt, the first actor on walk killed; then the local arrays."""
     def first_watch(event):  # an input under way: Ray and its actors are up
         if event.get("input") and event["event"] == "stage" and not first.sockets:
             first.sample()
@@ -119,10 +142,9 @@ def test_ray_local_failures_retry_resume_cancel(inputs, model_data_dir, tmp_path
     assert executor["kind"] == "ray" and executor["local"] and executor["ray_version"]
     assert executor["address"].startswith("127.0.0.1:")
     for name, frames in (("walk", 5), ("frames", 4)):  # per-input progress, relayed from the actors
-        features = first.of("progress", name)
-        assert features and features[-1]["stage"] == "write"
-        assert {"stage": "features", "done": frames, "total": frames} in [
-            {k: p[k] for k in ("stage", "done", "total")} for p in features]
+        steps = [{k: p[k] for k in ("stage", "done", "total")} for p in first.of("progress", name)]
+        assert {"stage": "features", "done": frames, "total": frames} in steps
+        assert steps[-1]["stage"] == "write" and steps[-1]["done"] == steps[-1]["total"]
     assert [p["done"] for p in first.of("progress") if p["stage"] == "batch"] == [0, 1, 2, 3]
 
     assert local.finish() == 0, local.stderr[-3000:]
@@ -132,14 +154,25 @@ def test_ray_local_failures_retry_resume_cancel(inputs, model_data_dir, tmp_path
         for key in want:
             np.testing.assert_array_equal(got[key], want[key], err_msg=f"{name}: {key}")
 
-    _second_run_skips_then_sigterm(inputs, ray_out, command)
-
 
 def _second_run_skips_then_sigterm(inputs, ray_out, command):
     write_mp4(inputs / "long.mp4", 48, fps=25.0)  # new footage: under way when SIGTERM comes
     before = _files(ray_out / "walk") | _files(ray_out / "frames")
     second = RayBatch(*command)
+    try:
+        _cancel_second(second, ray_out, before)
+    finally:
+        second.stop()
+    # Resumable: planned against this batch.json, the next run would redo only long and broken.
+    data = json.loads((ray_out / "batch.json").read_text())
+    manifest = mf.Manifest(ray_out, settings_of(batch_config(*command)), {"kind": "plan"})
+    jobs = _plan(expand([str(inputs)]), manifest, ray_out)
+    assert sorted(name for name, _, _ in jobs) == ["broken", "long"]
+    assert manifest.settings_hash == data["settings_hash"]
 
+
+def _cancel_second(second, ray_out, before):
+    """SIGTERM once the new clip's features stage began: Ray stopped, nothing half-written."""
     def second_watch(event):
         if event.get("input") == "long" and event["event"] == "stage" and event["stage"] == "features":
             second.sample()
@@ -153,15 +186,10 @@ def _second_run_skips_then_sigterm(inputs, ray_out, command):
     assert not second.ray_left(), "Ray actors or the local Ray outlived the cancelled command"
     data = json.loads((ray_out / "batch.json").read_text())
     entries = {e["name"]: e for e in data["inputs"]}
-    assert {n: e["status"] for n, e in entries.items()} == {"broken": "failed", "frames": "skipped",
-                                                            "long": "pending", "walk": "skipped"}
+    statuses = {n: e["status"] for n, e in entries.items()}
+    assert statuses.pop("broken") in ("failed", "pending")  # redone beside long; may not have ended yet
+    assert statuses == {"frames": "skipped", "long": "pending", "walk": "skipped"}
     assert _files(ray_out / "walk") | _files(ray_out / "frames") == before  # same inodes, mtimes, bytes
     assert not (ray_out / "long").exists()  # no half result (its staging folder removed with it)
     assert sorted(p.name for p in ray_out.iterdir()) == ["batch.json", "frames", "walk"]
     assert not list(ray_out.rglob(".staging-*")) and not list(ray_out.rglob(".tcmr-lock"))
-
-    # Resumable: planned against this batch.json, the next run would redo only long and broken.
-    manifest = mf.Manifest(ray_out, settings_of(batch_config(*command)), {"kind": "plan"})
-    jobs = _plan(expand([str(inputs)]), manifest, ray_out)
-    assert sorted(name for name, _, _ in jobs) == ["broken", "long"]
-    assert manifest.settings_hash == data["settings_hash"]
