@@ -55,7 +55,8 @@ def _start_local(ray, workers: int) -> None:
         from ray._private import ray_constants
 
         ray_constants.ENABLE_RAY_CLUSTER = False
-    ray.init(num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
+    # address="local": always a new Ray, never one that RAY_ADDRESS or an earlier `ray start` names
+    ray.init(address="local", num_cpus=workers, include_dashboard=False, _node_ip_address="127.0.0.1",
              object_store_memory=LOCAL_OBJECT_STORE, log_to_driver=False)
     address = ray.get_runtime_context().gcs_address or ""
     if not address.startswith("127."):
