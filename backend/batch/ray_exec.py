@@ -95,7 +95,7 @@ class RayExecutor:
             self.shutdown()
             raise
         finally:
-            if main:  # ray.init replaces SIGTERM with sys.exit: ours turns it into a clean cancel
+            if sigterm is not None:  # ray.init replaces SIGTERM with sys.exit: ours makes it a cancel
                 signal.signal(signal.SIGTERM, sigterm)
         gpus = self.ray.cluster_resources().get("GPU", 0)
         self.gpus_per_actor = 1 if gpus >= 1 and base_config.device != "cpu" else 0
