@@ -34,6 +34,7 @@ class Code(StrEnum):
     FEATURES_MISSING = "FEATURES_MISSING"  # an edit needs the saved per-frame features (run --save-features)
     WORKER_CRASHED = "WORKER_CRASHED"  # a batch worker died on this input twice (on two workers)
     RAY_UNAVAILABLE = "RAY_UNAVAILABLE"  # --ray without Ray installed, or the cluster cannot be reached
+    BATCH_LOCKED = "BATCH_LOCKED"  # another live batch command holds the --out folder's lock file
     KEYPOINTS_INVALID = "KEYPOINTS_INVALID"  # 2D keypoints: wrong joint count, no frames, nothing valid
     INTERNAL = "INTERNAL"  # a bug: please report with the log
 

@@ -1,12 +1,13 @@
-"""Batch scaling: clips per minute with 1 and 2 local workers, and the model load time saved.
+"""Batch scaling: clips per minute with 1 and 2 workers, and the model load time saved.
 
-    python benchmarks/bench_batch.py [CLIPS [FRAMES [MODEL_DATA_DIR]]]   (defaults: 6 clips, 12 frames)
+    python benchmarks/bench_batch.py [CLIPS [FRAMES [MODEL_DATA_DIR]]] [--ray]   (default 6 clips, 12 frames)
 
 Generates CLIPS small clips (the pipeline tests' walking figure, with --bbox, --ground off) and
 runs `python -m backend batch` on them with --workers 1 and --workers 2 (fresh --out each), timing
-the whole command. Without MODEL_DATA_DIR it writes synthetic model data (random weights: the
-figures are about speed, never about quality). Then it times one model load and prints what
-loading once per worker saves against one `run` per clip: load x (clips - workers).
+the whole command; with --ray also with `--ray local` (the whole command again: Ray's start-up and
+shutdown included, as a user sees it). Without MODEL_DATA_DIR it writes synthetic model data
+(random weights: the figures are about speed, never about quality). Then it times one model load
+and prints what loading once per worker saves against one `run` per clip: load x (clips - workers).
 On a machine with fewer than 4 free cores the 2-worker figure shows contention, not scaling.
 """
 
@@ -26,10 +27,10 @@ sys.path.insert(0, str(REPO))
 from tests.pipeline.clips import BBOX, write_mp4  # noqa: E402
 
 
-def _batch(clips: Path, out: Path, data_dir: Path, workers: int) -> tuple[float, dict]:
+def _batch(clips: Path, out: Path, data_dir: Path, workers: int, extra: tuple = ()) -> tuple[float, dict]:
     cmd = [sys.executable, "-m", "backend", "batch", str(clips), "--out", str(out),
            "--data-dir", str(data_dir), "--workers", str(workers), "--bbox", ",".join(map(str, BBOX)),
-           "--ground", "off", "--jsonl"]
+           "--ground", "off", "--jsonl", *extra]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -47,13 +48,25 @@ def _load_seconds(data_dir: Path) -> float:
     return seconds
 
 
+def _rates(clips: Path, tmp: Path, data_dir: Path, n_clips: int, label: str, extra: tuple = ()) -> None:
+    rates = {}
+    for workers in (1, 2):
+        wall, totals = _batch(clips, tmp / f"out_{label}_{workers}", data_dir, workers, extra)
+        rates[workers] = n_clips / wall * 60
+        print(f"{label:5s} workers={workers}: {wall:7.1f} s  {rates[workers]:6.2f} clips/min  "
+              f"{totals['frames'] / wall:6.2f} frames/s  (done {totals['done']}, failed {totals['failed']})")
+    print(f"{label:5s} speed-up 2 vs 1 workers: {rates[2] / rates[1]:.2f}x")
+
+
 def main() -> None:
-    n_clips = int(sys.argv[1]) if len(sys.argv) > 1 else 6
-    frames = int(sys.argv[2]) if len(sys.argv) > 2 else 12
+    use_ray = "--ray" in sys.argv
+    argv = [a for a in sys.argv if a != "--ray"]
+    n_clips = int(argv[1]) if len(argv) > 1 else 6
+    frames = int(argv[2]) if len(argv) > 2 else 12
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if len(sys.argv) > 3:
-            data_dir = Path(sys.argv[3])
+        if len(argv) > 3:
+            data_dir = Path(argv[3])
         else:
             from backend.synthetic import write_model_data
 
@@ -63,15 +76,11 @@ def main() -> None:
         clips.mkdir()
         for i in range(n_clips):
             write_mp4(clips / f"clip_{i:03d}.mp4", frames)
-        print(f"{n_clips} clips x {frames} frames, {os.cpu_count()} CPU cores")
-        rates = {}
-        for workers in (1, 2):
-            wall, totals = _batch(clips, tmp / f"out_{workers}", data_dir, workers)
-            rates[workers] = n_clips / wall * 60
-            print(f"workers={workers}: {wall:7.1f} s  {rates[workers]:6.2f} clips/min  "
-                  f"{totals['frames'] / wall:6.2f} frames/s  (done {totals['done']}, "
-                  f"failed {totals['failed']})")
-        print(f"speed-up 2 vs 1 workers: {rates[2] / rates[1]:.2f}x")
+        load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"{n_clips} clips x {frames} frames, {os.cpu_count()} CPU cores, load average {load_avg:.1f}")
+        _rates(clips, tmp, data_dir, n_clips, "local")
+        if use_ray:
+            _rates(clips, tmp, data_dir, n_clips, "ray", ("--ray", "local"))
         load = _load_seconds(data_dir)
         for workers in (1, 2):
             saved = load * (n_clips - workers)

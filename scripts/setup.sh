@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates (or updates) the project's virtual environment with everything the backend, the
 # headless Blender steps and the tests need: Python 3.11 (bpy needs it), torch (CPU wheel by
-# default), smplx, numpy<2, opencv-python, scipy, platformdirs, bpy 5.0.1, pytest and ruff.
+# default), smplx, numpy<2, opencv-python, scipy, platformdirs, bpy 5.0.1, pytest, ruff and Ray core
+# (the `test` extra: ray without [default], for the `batch --ray local` tests).
 #   VENV=path      where the environment lives (default: .venv in the repository)
 #   TORCH_SPEC=..  torch requirement (default: torch==2.13.0, the local CPU wheel here;
 #                  e.g. "torch --index-url https://download.pytorch.org/whl/cu128" for CUDA)

@@ -7,14 +7,17 @@ the manifest (rewritten atomically after every finished input) and the progress.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from backend.batch import manifest as mf
 from backend.batch.inputs import Input, content_hash
 from backend.batch.progress import BatchProgress
-from backend.errors import BackendError
+from backend.errors import BackendError, Code
 from backend.events import Reporter
+from backend.result import LOCK_FILE, acquire_lock
 
 _CARRIED = ("frames", "fps", "timings_s", "elapsed_s", "attempts", "tracks")
 
@@ -27,6 +30,33 @@ def settings_of(base_config) -> dict:
     if settings.get("data_dir"):
         settings["data_dir"] = str(Path(settings["data_dir"]).resolve())
     return settings
+
+
+@contextlib.contextmanager
+def batch_lock(out_dir) -> Iterator[Path]:
+    """Hold DIR/.tcmr-lock (backend.result's lock convention: the owner's pid inside, a dead owner's
+    lock taken over) for the whole batch, so two batches never write one batch.json; BATCH_LOCKED."""
+    out_dir = Path(out_dir).expanduser().resolve()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        lock = acquire_lock(out_dir)
+    except OSError as exc:
+        raise BackendError(Code.OUTPUT_UNWRITABLE, f"cannot write into {out_dir}: {exc}",
+                           "Choose an --out folder you can write to.") from None
+    except BackendError as exc:
+        if exc.code != Code.OUTPUT_BUSY:
+            raise
+        try:
+            owner = (out_dir / LOCK_FILE).read_text(encoding="utf-8").strip() or "?"
+        except OSError:
+            owner = "?"
+        raise BackendError(Code.BATCH_LOCKED, f"another batch (pid {owner}) is writing into {out_dir}",
+                           "Wait for it to finish (or stop it), or give this batch another --out folder. "
+                           f"If no such process exists, delete {out_dir / LOCK_FILE}.") from None
+    try:
+        yield out_dir
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def _plan(items: list[Input], manifest: mf.Manifest, out_dir: Path) -> list[tuple[str, str, str]]:

@@ -3,7 +3,8 @@
 
 Resumable (inputs whose result exists with the same content hash and settings are skipped, failed
 ones redone), failures isolated per input; local worker processes by default, Ray with --ray.
-Errors of the batch itself: INPUT_NOT_FOUND (nothing to process), BAD_ARGUMENT, RAY_UNAVAILABLE,
+Errors of the batch itself: INPUT_NOT_FOUND (nothing to process), BAD_ARGUMENT, BATCH_LOCKED (another
+batch is writing into --out), OUTPUT_UNWRITABLE, RAY_UNAVAILABLE,
 the model data codes (workers could not load the models), CANCELLED; an input's own error is
 recorded in batch.json and the batch goes on.
 """
@@ -46,17 +47,24 @@ def _executor(args, base_config):
     return LocalExecutor(base_config, workers)
 
 
-def execute(args, reporter):
-    from backend.batch.inputs import expand
-    from backend.batch.runner import run_batch
+def base_config(args):
+    """The RunConfig every input shares (its input/out are filled in per input)."""
     from backend.commands.run import config_from_args
 
-    base = config_from_args(argparse.Namespace(**vars(args), input="."))
+    return config_from_args(argparse.Namespace(**vars(args), input="."))
+
+
+def execute(args, reporter):
+    from backend.batch.inputs import expand
+    from backend.batch.runner import batch_lock, run_batch
+
+    base = base_config(args)
     items = expand(args.inputs)
-    executor = _executor(args, base)
-    if getattr(executor, "workers", 1) > len(items):
-        executor.workers = len(items)
-    try:
-        return run_batch(base, items, args.out, executor, reporter)
-    finally:
-        getattr(executor, "shutdown", lambda: None)()
+    with batch_lock(args.out) as out_dir:  # before Ray or any worker starts: a second batch fails fast
+        executor = _executor(args, base)
+        if getattr(executor, "workers", 1) > len(items):
+            executor.workers = len(items)
+        try:
+            return run_batch(base, items, out_dir, executor, reporter)
+        finally:
+            getattr(executor, "shutdown", lambda: None)()

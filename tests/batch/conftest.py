@@ -28,6 +28,19 @@ def run_batch(*args, env_extra: dict | None = None, timeout: float = 300) -> Run
     return Run(proc.returncode, parse(proc.stdout), proc.stderr)
 
 
+def batch_config(*args):
+    """The shared RunConfig that `batch ARGS...` would use (parsed as the command parses them)."""
+    import argparse
+
+    from backend.cli import add_common_arguments
+    from backend.commands import batch
+
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser)
+    batch.add_arguments(parser)
+    return batch.base_config(parser.parse_args([str(a) for a in args]))
+
+
 @pytest.fixture
 def inputs(tmp_path) -> Path:
     """A folder with a 5-frame video, a 4-image folder and a corrupt .mp4."""
@@ -45,4 +58,4 @@ def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-__all__ = ["FAST", "REPO", "batch_cmd", "run_batch", "snapshot"]
+__all__ = ["FAST", "REPO", "batch_cmd", "batch_config", "run_batch", "snapshot"]
