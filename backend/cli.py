@@ -109,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         reporter.error(exc)
         return 2
     except KeyboardInterrupt:
-        reporter.error(BackendError(Code.CANCELLED, f"{args.command} was cancelled; nothing was written",
-                                    "Run it again when you are ready."))
+        # A command whose cancel keeps finished work (batch) says so with CANCELLED_TEXT (message, hint).
+        default = (f"{args.command} was cancelled; nothing was written", "Run it again when you are ready.")
+        message, hint = getattr(module, "CANCELLED_TEXT", default)
+        reporter.error(BackendError(Code.CANCELLED, message, hint))
         return 130
     except Exception as exc:  # a bug: keep the traceback for the log, one coded event for the reader
         traceback.print_exc(file=sys.stderr)

@@ -18,6 +18,9 @@ from backend.errors import BackendError, Code
 
 HELP = "reconstruct many videos / image folders into one folder, resumably (local workers or Ray)"
 NEEDS_DEVICE = True
+CANCELLED_TEXT = ("batch was cancelled: finished inputs are kept and recorded in batch.json, "
+                  "the unfinished ones left nothing behind",
+                  "Run the same command again to resume: done inputs are skipped.")
 
 
 def add_arguments(parser) -> None:

@@ -79,6 +79,7 @@ def test_sigint_mid_batch_keeps_finished_and_resumes(inputs, model_data_dir, tmp
     rest, _ = proc.communicate(timeout=120)
     events += parse(rest)
     assert proc.returncode == 130 and events[-1]["code"] == "CANCELLED"
+    assert "finished inputs are kept" in events[-1]["message"] and "resume" in events[-1]["hint"]
     data = json.loads((out / "batch.json").read_text())
     statuses = {e["name"]: e["status"] for e in data["inputs"]}
     assert sorted(statuses.values()) == ["done", "pending"]
