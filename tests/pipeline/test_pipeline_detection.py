@@ -47,7 +47,9 @@ class FakeTracker:
 
 
 def _run(clip, out, data_dir, **kw):
+    """The fake detector counts its calls as frames: every frame is detected (--detect-every 1)."""
     fake_detector.index = -1
+    kw.setdefault("detect_every", 1)
     stream = io.StringIO()
     config = RunConfig(input=str(clip), out=str(out), data_dir=str(data_dir), device="cpu", batch_size=8,
                        **kw)
