@@ -10,12 +10,12 @@ Not a test. Two parts, both on the first --frames frames of CLIP:
    these boxes).
 2. With --e2e: `python -m backend run` end to end in child processes, for today's default
    (torch fp32, glibc malloc, every frame, no read-ahead) and the ONNX Runtime engine with
-   --detect-every 1 / 2, each with and without decoding ahead (backend.prefetch): frames/s, the
-   ratio to today's, time in pass 1 per frame, and the written tracks' boxes against the
-   --detect-every 1 run of the same engine.
+   --detect-every 1 / 2, each with and without decoding ahead (backend.prefetch): frames/s (wall
+   and per CPU-second), the ratio to today's, CPU time per frame in pass 1, pass 2 and regress,
+   and the written tracks' boxes against the --detect-every 1 run of the same engine.
 
     python benchmarks/bench_detection.py CLIP [--frames 120] [--sides 400,256] [--strides 1,2,3]
-        [--repeats 2] [--e2e] [--e2e-only] [--data-dir D]
+        [--repeats 2] [--e2e] [--e2e-only] [--e2e-variants today,k1,k1ra,k2,k2ra] [--data-dir D]
 
 Model data for --e2e are SYNTHETIC (random weights) unless --data-dir points at real data: the
 timings and boxes are real, the poses meaningless.
@@ -40,20 +40,30 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 # A child `run` with backend.pipeline.PREFETCH_FRAMES set from argv[1] (0: no read-ahead); after the
-# result it prints the CPU seconds of the process from the start of pass 1 (the models loaded) on.
+# result it prints the CPU seconds of the process from the start of pass 1 (the models loaded) on,
+# and per stage (pass 1, pass 2 = features, regress): CPU time depends less on the other load on a
+# shared machine than wall time (but read-ahead only shows in wall time).
 _CHILD = """
 import json, sys, time
 import backend.pipeline as p
 p.PREFETCH_FRAMES = int(sys.argv[1])
-real, start = p._pass1, []
-def timed_pass1(*a, **k):
-    start.append(time.process_time())
-    return real(*a, **k)
-p._pass1 = timed_pass1
+cpu = {}
+def timed(name, real):
+    def wrapper(*a, **k):
+        t0 = time.process_time()
+        cpu.setdefault("start", t0)
+        try:
+            return real(*a, **k)
+        finally:
+            cpu[name] = time.process_time() - t0
+    return wrapper
+for name in ("_pass1", "_pass2", "_regress_all"):
+    setattr(p, name, timed(name, getattr(p, name)))
 from backend.cli import main
 rc = main(sys.argv[2:])
-if start:
-    print(json.dumps({"event": "bench_cpu", "cpu_s": time.process_time() - start[0]}), flush=True)
+if cpu:
+    cpu["total"] = time.process_time() - cpu.pop("start")
+    print(json.dumps({"event": "bench_cpu", **cpu}), flush=True)
 sys.exit(rc)
 """
 
@@ -180,8 +190,8 @@ def run_child(argv: list[str], prefetch: int, env: dict) -> dict:
     results = [e for e in events if e["event"] == "result"]
     if not results:
         raise SystemExit(f"run failed: {events[-1] if events else 'no output'}")
-    cpu = [e["cpu_s"] for e in events if e["event"] == "bench_cpu"]
-    return {"result": results[0], "cpu_s": cpu[0] if cpu else float("nan")}
+    cpu = next((e for e in events if e["event"] == "bench_cpu"), {})
+    return {"result": results[0], "cpu": cpu, "cpu_s": cpu.get("total", float("nan"))}
 
 
 def longest_track(out_dir: Path) -> tuple[np.ndarray, np.ndarray, int]:
@@ -194,38 +204,44 @@ def longest_track(out_dir: Path) -> tuple[np.ndarray, np.ndarray, int]:
     return frames, np.concatenate([xywh[:, :2] + xywh[:, 2:] / 2, xywh[:, 2:]], axis=1), len(meta["tracks"])
 
 
+E2E_VARIANTS = {  # key: (label, run arguments, read-ahead frames, environment)
+    "today": ("today: torch, glibc, every frame", ["--engine", "torch", "--detect-every", "1"], 0,
+              {"TCMR_NO_MALLOC_TUNING": "1"}),
+    "k1": ("onnxruntime, every frame", ["--engine", "auto", "--detect-every", "1"], 0, {}),
+    "k1ra": ("onnxruntime, every frame, read-ahead", ["--engine", "auto", "--detect-every", "1"], 8, {}),
+    "k2": ("onnxruntime, every 2nd, no read-ahead", ["--engine", "auto", "--detect-every", "2"], 0, {}),
+    "k2ra": ("onnxruntime, every 2nd, read-ahead (default)", ["--engine", "auto"], 8, {}),
+}
+
+
 def bench_e2e(args, data_dir: Path, tmp: Path) -> None:
-    untuned = {"TCMR_NO_MALLOC_TUNING": "1"}
-    runs = [("today: torch, glibc, every frame", ["--engine", "torch", "--detect-every", "1"], 0, untuned),
-            ("onnxruntime, every frame", ["--engine", "auto", "--detect-every", "1"], 0, {}),
-            ("onnxruntime, every frame, read-ahead", ["--engine", "auto", "--detect-every", "1"], 8, {}),
-            ("onnxruntime, every 2nd, no read-ahead", ["--engine", "auto", "--detect-every", "2"], 0, {}),
-            ("onnxruntime, every 2nd, read-ahead (default)", ["--engine", "auto"], 8, {})]
+    keys = args.e2e_variants.split(",")
     print(f"\nend to end, {args.frames} frames, load excluded; boxes of the longest written track vs the "
-          f"onnxruntime every-frame run")
-    print("frames/s: wall, from pass 1 to the end; per CPU-s: the same span's CPU time of the run's process")
+          f"first onnxruntime every-frame run")
+    print("frames/s: wall from pass 1 to the end; per CPU-s: CPU time of the run's process over the same "
+          "span; CPU ms per frame of the clip in pass 1, pass 2 (features) and regress")
     print(f"{'variant':<46} {'frames/s':>8} {'x today':>7} {'per CPU-s':>9} {'x today':>7} "
-          f"{'pass1 ms/f':>10} {'feat ms/f':>9} {'rest ms/f':>9} {'tracks':>6} {'frames':>6} {'IoU':>6} "
+          f"{'CPU pass1':>9} {'features':>8} {'regress':>7} {'tracks':>6} {'frames':>6} {'IoU':>6} "
           f"{'centre px':>9}")
     base = base_cpu = reference = None
-    for n, (label, extra, prefetch, env) in enumerate(runs):
+    for n, key in enumerate(keys):
+        label, extra, prefetch, env = E2E_VARIANTS[key]
         out = tmp / f"e2e_{n}"
         argv = [args.clip, "--out", str(out), "--data-dir", str(data_dir), "--end", str(args.frames), *extra]
         run = run_child(argv, prefetch, env)
         res = run["result"]
-        t = res["timings_s"]
-        e2e = sum(v for k, v in t.items() if k not in ("load", "backbone_in_features"))
+        e2e = sum(v for k, v in res["timings_s"].items() if k not in ("load", "backbone_in_features"))
         fps, cpu_fps = res["frames"] / e2e, res["frames"] / run["cpu_s"]
         base, base_cpu = base or fps, base_cpu or cpu_fps
         frames, boxes, count = longest_track(out)
-        if n == 1:
+        if reference is None and key.startswith("k1"):
             reference = (frames, boxes)
         iou, offset, _ = compare_boxes(frames, boxes, *reference) if reference else (float("nan"),) * 3
-        per = {k: t[k] / res["frames"] * 1e3 for k in ("pass1", "features")}
-        rest = e2e / res["frames"] * 1e3 - per["pass1"] - per["features"]
+        per = {k: run["cpu"].get(k, float("nan")) / res["frames"] * 1e3
+               for k in ("_pass1", "_pass2", "_regress_all")}
         print(f"{label:<46} {fps:>8.2f} {fps / base:>7.2f} {cpu_fps:>9.2f} {cpu_fps / base_cpu:>7.2f} "
-              f"{per['pass1']:>10.0f} {per['features']:>9.0f} {rest:>9.0f} {count:>6} {len(frames):>6} "
-              f"{iou:>6.3f} {offset:>9.1f}")
+              f"{per['_pass1']:>9.0f} {per['_pass2']:>8.0f} {per['_regress_all']:>7.0f} {count:>6} "
+              f"{len(frames):>6} {iou:>6.3f} {offset:>9.1f}")
 
 
 def main() -> None:
@@ -236,8 +252,10 @@ def main() -> None:
                                                       "reference (the default detector input)")
     p.add_argument("--strides", default="1,2,3", help="--detect-every values with the first cap")
     p.add_argument("--repeats", type=int, default=2, help="pass-1 timings: best of this many")
-    p.add_argument("--e2e", action="store_true", help="also `run` end to end (5 child runs)")
+    p.add_argument("--e2e", action="store_true", help="also `run` end to end (a child run per variant)")
     p.add_argument("--e2e-only", action="store_true")
+    p.add_argument("--e2e-variants", default="today,k1,k1ra,k2,k2ra",
+                   help=f"comma-separated, of {', '.join(E2E_VARIANTS)}; the first is the baseline")
     p.add_argument("--data-dir", default=None)
     args = p.parse_args()
     load = os.getloadavg()
