@@ -50,8 +50,12 @@ def appearance_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
 class FlowBridge:
     """Grey frames of the last two detector calls and box propagation between them."""
 
-    def __init__(self, max_side: int = 480, max_points: int = 80, min_points: int = 8) -> None:
+    def __init__(self, max_side: int = 480, max_points: int = 80, min_points: int = 8,
+                 max_step: int = 1) -> None:
+        """max_step: the largest frame step flow is computed across (1: consecutive frames only;
+        the tracker sets it to --detect-every when the detector skips frames)."""
         self.max_side = max_side
+        self.max_step = max_step
         self.max_points = max_points
         self.min_points = min_points
         self.scale = 1.0
@@ -60,12 +64,12 @@ class FlowBridge:
         self.index = -1
 
     def next_frame(self, frame_index: int, frame_bgr: np.ndarray) -> None:
-        """Take frame `frame_index`; flow is available only between consecutive frames."""
+        """Take frame `frame_index`; flow is available only from a frame at most max_step before."""
         self.scale = min(1.0, self.max_side / max(frame_bgr.shape[:2]))
         small = frame_bgr if self.scale == 1.0 else cv2.resize(frame_bgr, None, fx=self.scale, fy=self.scale,
                                                                interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        consecutive = frame_index == self.index + 1
+        consecutive = 0 < frame_index - self.index <= self.max_step
         self.previous = self.current if consecutive else None
         self.current = grey
         self.index = frame_index

@@ -35,10 +35,20 @@ from backend.engines import EngineConfig, make_feature_engine
 from backend.errors import BackendError, Code
 from backend.events import Reporter
 from backend.frame_rate import window_span_s, window_stride
+from backend.prefetch import Prefetch
 from backend.result import ResultWriter, result_meta, track_arrays, track_entry
 from backend.smoothing import METHODS as SMOOTH_METHODS
 from backend.smoothing import SmoothingConfig, smooth_rotations, smooth_translation
-from backend.tracking import Track, Tracker, TrackerConfig, feed, fixed_track, select_main
+from backend.tracking import (
+    Track,
+    Tracker,
+    TrackerConfig,
+    feed,
+    fixed_track,
+    missed_frames,
+    select_main,
+    strided_config,
+)
 from backend.video import FrameSource, SourceInfo
 from backend.windowing import SEQLEN
 
@@ -46,6 +56,7 @@ MAIN_PERSON_MODES = run_options.OPTIONS["main_person"].choices  # ("none", "long
 REGRESS_KEYS = ("pose", "betas", "pred_cam", "joints3d", "branch_rotmat")  # per-frame outputs kept (if made)
 MAX_PIXELS = 1e6  # bound of --bbox coordinates and --focal (pixels)
 MAX_FPS = 1000.0
+PREFETCH_FRAMES = 8  # decoded frames read ahead in a background thread (backend.prefetch); 0: none
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,7 @@ class RunConfig:
     box_smoothing: bool = run_options.default("box_smoothing")  # zero-lag crop-box smoothing; False: official
     native_windows: bool = run_options.default("native_windows")  # True: 16 consecutive frames at any fps
     min_person_height: float = run_options.default("min_person_height")  # HOG: smallest person, frame height
+    detect_every: int = run_options.default("detect_every")  # detector on every K-th frame; tracker between
     engine: str = run_options.default("engine")  # auto | torch | onnxruntime (backend.engines)
     precision: str = run_options.default("precision")  # backbone precision: fp32 | bf16 | int8
 
@@ -117,6 +129,9 @@ class RunConfig:
         if not 0.05 <= self.min_person_height <= 1.0:
             raise bad(f"--min-person-height must be between 0.05 and 1, got {self.min_person_height}",
                       "E.g. 0.3 (a third of the frame height); smaller finds smaller people, slower.")
+        if self.detect_every < 1:
+            raise bad(f"--detect-every must be >= 1, got {self.detect_every}",
+                      "Use 1 to detect on every frame, 2 (the default) for every other frame.")
         from backend.engines import check_choice
 
         check_choice(self.engine, self.precision)
@@ -167,22 +182,37 @@ def _load_models(config: RunConfig, reporter: Reporter):
     return models
 
 
-def _default_tracker() -> Tracker:
-    return Tracker(TrackerConfig(min_track_length=1))  # length filtering is ours (_filter_tracks)
+def _default_tracker(detect_every: int = 1) -> Tracker:
+    # Length filtering is ours (_filter_tracks); the miss counts are rescaled to the detector's stride.
+    return Tracker(strided_config(TrackerConfig(min_track_length=1), detect_every))
+
+
+def _detect(tracker, detector, index: int, frame: np.ndarray) -> None:
+    feed(tracker, index, np.asarray(detector(frame), dtype=np.float32).reshape(-1, 5), frame)
 
 
 def _pass1(source: FrameSource, config: RunConfig, reporter: Reporter, detector, tracker_factory):
-    """Decode (+ detect + track) the range -> (tracks, decoded frame count)."""
+    """Decode (+ detect + track) the range -> (tracks, decoded frame count). The detector runs on
+    every --detect-every'th frame of the range and on its last frame (so tracks reach the end);
+    the tracker interpolates the boxes of the frames between (backend.tracking)."""
     stage = "decode" if config.bbox is not None else "detect"
     reporter.stage(stage, "Counting frames" if config.bbox is not None else "Detecting and tracking people")
     expected = source.expected_frames(config.start, config.end)
     tracker = tracker_factory() if config.bbox is None else None
     count = 0
-    for index, frame in source.frames(config.start, config.end):
-        if tracker is not None:
-            feed(tracker, index, np.asarray(detector(frame), dtype=np.float32).reshape(-1, 5), frame)
-        count += 1
-        reporter.progress(stage, count, max(expected, count))
+    skipped = None  # (index, frame): the latest frame, when the detector skipped it
+    with Prefetch(source.frames(config.start, config.end), PREFETCH_FRAMES) as frames:
+        for index, frame in frames:
+            if tracker is not None:
+                if count % config.detect_every == 0:
+                    _detect(tracker, detector, index, frame)
+                    skipped = None
+                else:
+                    skipped = (index, frame)
+            count += 1
+            reporter.progress(stage, count, max(expected, count))
+    if skipped is not None:
+        _detect(tracker, detector, *skipped)
     reporter.progress(stage, count, count)
     if count == 0:
         raise BackendError(Code.VIDEO_EMPTY, f"no frames in the range --start {config.start}"
@@ -199,12 +229,17 @@ def _filter_tracks(tracks: list[Track], config: RunConfig, reporter: Reporter, d
     """Drop tracks detected in fewer than --min-track-length frames (gap-filled frames do not count;
     capped at the decoded frames, so a person seen throughout a shorter clip is kept), then keep the
     main person if asked."""
+    # With --detect-every K the detector sees at most every K-th frame: the threshold counts
+    # frames of the clip, so a track needs ceil(min_length / K) detected frames.
     min_length = min(config.min_track_length, decoded)
-    kept = [t for t in tracks if t.observed >= min_length]
+    needed = -(-min_length // config.detect_every)
+    kept = [t for t in tracks if t.observed >= needed]
     dropped = len(tracks) - len(kept)
     if dropped:
+        seen = f" ({needed} detections at --detect-every {config.detect_every})" if needed < min_length \
+            else ""
         reporter.warning("SHORT_TRACKS_DROPPED",
-                         f"{dropped} track(s) detected in fewer than {min_length} frames were dropped",
+                         f"{dropped} track(s) detected in fewer than {min_length} frames{seen} were dropped",
                          "Lower --min-track-length to keep them.")
     if config.main_person != "none":
         kept = select_main(kept, config.main_person)
@@ -261,10 +296,11 @@ def _pass2(source: FrameSource, stage: _FeatureStage) -> list[np.ndarray]:
             wanted.setdefault(frame_index, []).append((ti, row))
     first = min(int(t.frames[0]) for t in tracks)
     last = max(int(t.frames[-1]) for t in tracks)
-    for index, frame in source.frames(first, last + 1):
-        targets = wanted.pop(index, None)
-        if targets:
-            stage.add(frame, targets)
+    with Prefetch(source.frames(first, last + 1), PREFETCH_FRAMES) as frames:  # decode ahead
+        for index, frame in frames:
+            targets = wanted.pop(index, None)
+            if targets:
+                stage.add(frame, targets)
     stage.flush()
     if wanted:
         raise BackendError(Code.VIDEO_CORRUPT, f"{source.info.path} decoded fewer frames the second time "
@@ -329,9 +365,10 @@ def _write_tracks(writer: ResultWriter, models, tracks: list[Track], features: l
         arrays = track_arrays(track.frames, pose, out["betas"], transl, out["pred_cam"], track.boxes,
                               joints3d, rest_joints(models.smpl_data, betas),
                               feats if config.save_features else None) | raw_box_arrays(track)
-        arrays.update(confidence_arrays(out, arrays, track.interpolated, (info.width, info.height)))
+        missed = missed_frames(track, config.detect_every)  # not the frames skipped by --detect-every
+        arrays.update(confidence_arrays(out, arrays, missed, (info.width, info.height)))
         name = writer.write_track(track.id, arrays)
-        entries.append(track_entry(track.id, name, track.frames, track.interpolated))
+        entries.append(track_entry(track.id, name, track.frames, missed))
         reporter.progress("write", n, len(tracks))
     return entries
 
@@ -370,7 +407,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         if config.bbox is None:
             detector = detector or make_detector(DetectorConfig(onnx_path=config.detector,
                                                                 min_person_height=config.min_person_height))
-            tracker_factory = tracker_factory or _default_tracker
+            tracker_factory = tracker_factory or (lambda: _default_tracker(config.detect_every))
         timings["load"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()

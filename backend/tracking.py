@@ -26,7 +26,8 @@ x1.2 crop margin that the crop step applies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -92,6 +93,9 @@ class TrackerConfig:
     max_appearance_distance: float = 0.65
     appearance_weight: float = 0.3  # how much appearance difference counts against a match
     use_image: bool = True  # with frames: appearance guard and optical-flow bridging
+    # Frames between detector calls (--detect-every): the miss counts above are in calls
+    # (strided_config rescales them); optical flow is computed across this many frames.
+    detect_every: int = 1
 
 
 class _KalmanBox:
@@ -167,7 +171,7 @@ class Tracker:
         self.ended: list[_Tracklet] = []
         self.first_frame = -1
         self.last_frame = -1
-        self.bridge = FlowBridge()
+        self.bridge = FlowBridge(max_step=config.detect_every)
 
     @property
     def uses_frames(self) -> bool:
@@ -293,12 +297,53 @@ def _fill_gaps(frames: np.ndarray, boxes: np.ndarray, flow: dict[int, np.ndarray
     for k in np.nonzero(np.diff(frames) > 1)[0]:
         a, b = int(frames[k]), int(frames[k + 1])
         gap = range(a + 1, b + 1)
-        if not all(f in flow for f in gap):
+        if all(f in flow for f in gap):
+            path = {f: flow[f] for f in gap}
+        elif b in flow:  # detector on every K-th frame: flow at its calls only, lines between them
+            path = _flow_path(a, b, boxes[k], flow)
+        else:
             continue
-        error = boxes[k + 1] - flow[b]  # where the flow ended vs where the person was found
+        error = boxes[k + 1] - path[b]  # where the flow ended vs where the person was found
         for f in range(a + 1, b):
-            filled[f - full[0]] = flow[f] + error * (f - a) / (b - a)
+            filled[f - full[0]] = path[f] + error * (f - a) / (b - a)
     return full, filled, ~np.isin(full, frames)
+
+
+def _flow_path(a: int, b: int, start: np.ndarray, flow: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """Frames a+1..b -> corner box (4,): the flow-carried boxes of the gap's detector calls (the
+    tracker records one at each call while the person is missed, and at the re-find b), joined
+    by straight lines from the last seen box `start` at a. Used when the detector skipped frames."""
+    knots = [a] + [f for f in range(a + 1, b + 1) if f in flow]
+    values = np.stack([start] + [flow[f] for f in knots[1:]])  # (n,4)
+    gap = np.arange(a + 1, b + 1)
+    path = np.stack([np.interp(gap, knots, values[:, c]) for c in range(4)], axis=1)
+    return {int(f): box for f, box in zip(gap, path)}
+
+
+def missed_frames(track: Track, detect_every: int = 1) -> np.ndarray:
+    """(n,) bool: the track's frames where the detector ran and missed the person, i.e. its
+    interpolated frames inside a gap longer than `detect_every` between two detected frames.
+    With the detector on every K-th frame, the frames it skipped by design (gaps of at most K)
+    are interpolated but not missed; with K = 1 this is `track.interpolated`."""
+    interpolated = np.asarray(track.interpolated, dtype=bool)
+    seen = np.flatnonzero(~interpolated)
+    if detect_every <= 1 or not len(seen):
+        return interpolated.copy()
+    frames = np.asarray(track.frames)
+    rows = np.arange(len(frames))
+    before = seen[np.clip(np.searchsorted(seen, rows, side="right") - 1, 0, len(seen) - 1)]
+    after = seen[np.clip(np.searchsorted(seen, rows, side="left"), 0, len(seen) - 1)]
+    return interpolated & (frames[after] - frames[before] > detect_every)
+
+
+def strided_config(config: TrackerConfig, detect_every: int) -> TrackerConfig:
+    """The tracker's settings for a detector that runs on every `detect_every`-th frame only: the
+    counts that are in detector calls (max_age, the re-find reach's growth per call) rescaled so
+    they mean the same time as with every frame. detect_every = 1 returns the same values."""
+    if detect_every <= 1:
+        return config
+    return replace(config, max_age=max(1, math.ceil(config.max_age / detect_every)),
+                   refind_growth=config.refind_growth * detect_every, detect_every=detect_every)
 
 
 def feed(tracker, frame_index: int, dets: np.ndarray, frame: np.ndarray) -> None:

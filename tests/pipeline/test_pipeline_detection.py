@@ -47,7 +47,9 @@ class FakeTracker:
 
 
 def _run(clip, out, data_dir, **kw):
+    """The fake detector counts its calls as frames: every frame is detected (--detect-every 1)."""
     fake_detector.index = -1
+    kw.setdefault("detect_every", 1)
     stream = io.StringIO()
     config = RunConfig(input=str(clip), out=str(out), data_dir=str(data_dir), device="cpu", batch_size=8,
                        **kw)
@@ -133,7 +135,7 @@ def test_the_length_filter_counts_detected_frames(clip, model_data_dir, tmp_path
     fake_detector.index = -1
     stream = io.StringIO()
     config = RunConfig(input=str(clip), out=str(tmp_path / "o"), data_dir=str(model_data_dir), device="cpu",
-                       batch_size=8, min_track_length=10)
+                       batch_size=8, min_track_length=10, detect_every=1)
     _, fields = run(config, Reporter(jsonl=True, out=stream), detector=fake_detector,
                     tracker_factory=SparseTracker)
     assert fields["tracks"] == 1  # B spans 13 frames but was detected in only 3
@@ -156,7 +158,7 @@ class JitterTracker(FakeTracker):
 def test_crop_boxes_are_smoothed_and_the_raw_boxes_kept(clip, model_data_dir, tmp_path, smoothing):
     fake_detector.index = -1
     config = RunConfig(input=str(clip), out=str(tmp_path / "o"), data_dir=str(model_data_dir), device="cpu",
-                       batch_size=8, box_smoothing=smoothing)
+                       batch_size=8, box_smoothing=smoothing, detect_every=1)
     path, _ = run(config, Reporter(jsonl=True, out=io.StringIO()), detector=fake_detector,
                   tracker_factory=JitterTracker)
     with np.load(path / "track_1.npz", allow_pickle=False) as b:
@@ -193,3 +195,27 @@ def test_a_60_fps_clip_gets_one_row_per_frame_and_half_second_windows(model_data
     assert windows[20].tolist() == list(range(4, 36, 2))  # every second frame, 20 at the centre
     assert windows[21].tolist() == list(range(5, 37, 2))  # the in-between frame: its own window
     assert windows[10].tolist() == [10] * 16  # too near the start for a 0.5 s window: static
+
+
+def test_detect_every_2_writes_every_frame_with_honest_flags(clip, model_data_dir, tmp_path):
+    """The default --detect-every 2 with the real tracker: the detector runs on frames 0, 2, .., 14
+    and the last (15); the track still has all 16 rows; `detected` is false on the skipped
+    frames, `interpolated` only marks misses (none here)."""
+    calls = []
+
+    def detector(frame):
+        calls.append(len(calls))
+        return np.array([BOX_A], dtype=np.float32)
+
+    config = RunConfig(input=str(clip), out=str(tmp_path / "o"), data_dir=str(model_data_dir), device="cpu",
+                       batch_size=8, min_track_length=16)
+    assert config.detect_every == 2  # the default
+    path, fields = run(config, Reporter(jsonl=True, out=io.StringIO()), detector=detector)
+    assert len(calls) == 9 and fields["tracks"] == 1 and fields["person_frames"] == 16
+    meta = json.loads((path / "result.json").read_text())
+    assert meta["config"]["detect_every"] == 2 and meta["tracks"][0]["interpolated_frames"] == 0
+    with np.load(path / "track_1.npz", allow_pickle=False) as b:
+        assert b["frame_index"].tolist() == list(range(16))
+        assert np.flatnonzero(b["detected"]).tolist() == [*range(0, 16, 2), 15]
+        assert not b["interpolated"].any()
+        assert np.allclose(b["bbox_raw_xywh"], [10.0, 10.0, 100.0, 100.0], atol=0.5)  # BOX_A, squared
