@@ -136,7 +136,7 @@ def _prepare(run: ResolvedRun, extra: dict, emit, token) -> list[str] | None:
     emit("stage", stage="hash", message="Checking for an earlier result")
     total = max(1, cache.input_size(run.video))
     video_hash = cache.input_hash(run.video, progress=_hash_progress(total, emit, token))
-    key = cache.cache_key(video_hash, run.settings.key_fields(), cache.model_fingerprint(run.data_dir))
+    key = cache.cache_key(video_hash, run.settings.cache_fields(), cache.model_fingerprint(run.data_dir))
     results = cache.ResultCache(run.cache_dir)
     hit = results.lookup(key) if run.use_cache else None
     extra["key"] = key

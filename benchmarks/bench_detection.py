@@ -181,17 +181,20 @@ def bench_pass1(args) -> None:
 
 
 def run_child(argv: list[str], prefetch: int, env: dict) -> dict:
-    """`python -m backend run ARGV` (with PREFETCH_FRAMES = prefetch) -> result event, CPU s."""
+    """`python -m backend run ARGV` (with PREFETCH_FRAMES = prefetch) -> result event, CPU s from pass 1
+    on (total and per stage), peak RSS (MiB) and the warning codes."""
     cmd = [sys.executable, "-c", _CHILD, str(prefetch), "run", *argv, "--jsonl"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), **env),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     events = [json.loads(line) for line in proc.stdout]
-    os.wait4(proc.pid, 0)
+    _, _status, usage = os.wait4(proc.pid, 0)
     results = [e for e in events if e["event"] == "result"]
     if not results:
         raise SystemExit(f"run failed: {events[-1] if events else 'no output'}")
     cpu = next((e for e in events if e["event"] == "bench_cpu"), {})
-    return {"result": results[0], "cpu": cpu, "cpu_s": cpu.get("total", float("nan"))}
+    return {"result": results[0], "cpu": cpu, "cpu_s": cpu.get("total", float("nan")),
+            "peak_mib": usage.ru_maxrss / 1024.0,
+            "warnings": [e["code"] for e in events if e["event"] == "warning"]}
 
 
 def longest_track(out_dir: Path) -> tuple[np.ndarray, np.ndarray, int]:

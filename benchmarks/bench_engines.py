@@ -4,7 +4,8 @@ Not a test: prints, in one invocation, crops/s of every engine and precision (ra
 torch fp32 batch-32 path as it ran before malloc tuning, measured in the same run), how close
 each is to torch fp32 (relative max difference; INT8 as cosine and, as the INT8 gate measures it,
 the pose difference in degrees through the loaded temporal model), the temporal stage in frames/s,
-and `python -m backend run` end to end on CLIP (frames/s, ratio to backbone-only, peak RSS).
+and `python -m backend run` end to end on CLIP (frames/s, ratio to backbone-only, peak RSS;
+today's default = torch fp32 with glibc's malloc, the detector on every frame, no read-ahead).
 
     python benchmarks/bench_engines.py CLIP [--data-dir D] [--batch 32] [--crops 64] [--repeats 2]
         [--e2e-frames 60] [--bbox X,Y,W,H] [--threads N] [--no-int8] [--no-e2e]
@@ -175,51 +176,30 @@ def bench_temporal(models, frames: int) -> float:
     return fps
 
 
-def run_child(argv: list[str]) -> dict:
-    """`python -m backend run ARGV --jsonl` -> its result event, peak RSS (MiB) and CPU seconds."""
-    cmd = [sys.executable, "-m", "backend", "run", *argv, "--jsonl"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    events = [json.loads(line) for line in proc.stdout]
-    _, _status, usage = os.wait4(proc.pid, 0)
-    if not events or events[-1]["event"] != "result":
-        raise SystemExit(f"run failed: {events[-1] if events else 'no output'}")
-    return {"result": events[-1], "peak_mib": usage.ru_maxrss / 1024.0,
-            "cpu_s": usage.ru_utime + usage.ru_stime,
-            "warnings": [e["code"] for e in events if e["event"] == "warning"]}
-
-
 def bench_e2e(args, data_dir: Path) -> None:
+    """`python -m backend run` on CLIP per engine, in children (bench_detection.run_child): today's
+    default (torch, glibc malloc, detector on every frame, no read-ahead) first, then the defaults."""
+    from bench_detection import run_child
 
-    untuned = {"TCMR_NO_MALLOC_TUNING": "1"}
-    runs = [("today's default: torch fp32, glibc malloc", ["--engine", "torch"], untuned),
-            ("torch fp32 (malloc tuned)", ["--engine", "torch"], {}),
-            ("auto fp32 (onnxruntime)", ["--engine", "auto"], {})]
+    today = ["--engine", "torch", "--detect-every", "1"]
+    runs = [("today's default: torch, glibc, every frame", today, 0, {"TCMR_NO_MALLOC_TUNING": "1"}),
+            ("torch fp32 (malloc tuned), defaults", ["--engine", "torch"], 8, {}),
+            ("auto fp32 (onnxruntime): the default", ["--engine", "auto"], 8, {})]
     if not args.no_int8:
-        runs.append(("auto int8 (gated)", ["--engine", "auto", "--precision", "int8"], {}))
-    base = None
+        runs.append(("auto int8 (gated), defaults", ["--engine", "auto", "--precision", "int8"], 8, {}))
     print(f"\n{'end to end (load excluded)':<44} {'frames/s':>9} {'x today':>8} {'/backbone-only':>15} "
           f"{'peak MiB':>9} {'frames/CPU-s':>12} {'x today':>8}")
-    base_cpu = None
-    for label, extra, env in runs:
-        out = Path(args.tmp) / f"out_{len(label)}"
-        argv = [args.clip, "--out", str(out), "--data-dir", str(data_dir), "--end", str(args.e2e_frames),
-                "--batch-size", str(args.batch), *extra]
+    base = base_cpu = None
+    for n, (label, extra, prefetch, env) in enumerate(runs):
+        argv = [args.clip, "--out", str(Path(args.tmp) / f"out_{n}"), "--data-dir", str(data_dir),
+                "--end", str(args.e2e_frames), "--batch-size", str(args.batch), *extra]
         argv += ["--bbox", ",".join(map(str, args.bbox))] if args.bbox else []
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            run = run_child(argv)
-        finally:
-            for k, v in saved.items():
-                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        run = run_child(argv, prefetch, env)
         res = run["result"]
         e2e = sum(v for k, v in res["timings_s"].items() if k not in ("load", "backbone_in_features"))
-        fps = res["frames"] / e2e
-        base = base or fps
+        fps, cpu_fps = res["frames"] / e2e, res["frames"] / run["cpu_s"]  # CPU from pass 1 on
+        base, base_cpu = base or fps, base_cpu or cpu_fps
         backbone_only = res["timings_s"]["backbone_in_features"]  # the same run's backbone calls
-        cpu_fps = res["frames"] / run["cpu_s"]  # CPU seconds of the whole child, load included
-        base_cpu = base_cpu or cpu_fps
         print(f"{label:<44} {fps:>9.2f} {fps / base:>8.2f} {e2e / backbone_only:>15.2f} "
               f"{run['peak_mib']:>9.0f} {cpu_fps:>12.2f} {cpu_fps / base_cpu:>8.2f}   "
               f"[{res.get('engine', '?')}; warnings {','.join(run['warnings']) or '-'}]")

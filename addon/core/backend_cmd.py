@@ -53,6 +53,15 @@ class RunSettings:
         return {name: (list(v) if isinstance(v := getattr(self, name), tuple) else v)
                 for name in RUN_OPTIONS if name not in NOT_IN_KEY}
 
+    def cache_fields(self) -> dict:
+        """key_fields plus the backend's defaults of the result-changing options the add-on does not
+        send (not paths, not NOT_IN_KEY): when a backend update changes one of them (e.g. how often
+        the detector runs), older cached results stop matching instead of being served as current."""
+        table = run_options.options()
+        unsent = {name: opt.default for name, opt in sorted(table.items())
+                  if name not in RUN_OPTIONS and name not in NOT_IN_KEY and opt.type != "path"}
+        return {**self.key_fields(), "backend_defaults": unsent}
+
 
 def parse_bbox(text: str) -> tuple[int, int, int, int] | None:
     """'x,y,w,h' (pixels, top-left and size) -> tuple; '' -> None. ValueError names the problem."""

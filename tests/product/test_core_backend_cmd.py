@@ -170,3 +170,21 @@ def test_the_detector_choice_reaches_the_backend_and_the_cache_key():
     assert argv[argv.index("--detector") + 1] == "/m/yolov8n.onnx"
     assert hog.key_fields()["detector"] is None  # every run option of the table enters the key
     assert onnx.key_fields() != hog.key_fields()
+
+
+def test_a_changed_backend_default_changes_the_cache_fields(monkeypatch):
+    """An option the add-on does not send still enters the cache key through the table's default:
+    after a backend update that changes it, an older cached result no longer matches."""
+    from dataclasses import replace
+
+    from addon.core import run_options as table
+
+    settings = RunSettings(video="v.mp4", out_dir="o")
+    before = settings.cache_fields()
+    assert before["backend_defaults"]["detect_every"] == table.option("detect_every").default
+    assert "input" not in before["backend_defaults"] and "detect_every" not in settings.key_fields()
+    changed = dict(table.options())
+    changed["detect_every"] = replace(changed["detect_every"], default=changed["detect_every"].default + 1)
+    monkeypatch.setattr(table, "options", lambda path=None: changed)
+    assert settings.cache_fields() != before
+    assert settings.key_fields() == {k: v for k, v in before.items() if k != "backend_defaults"}
