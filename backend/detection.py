@@ -55,6 +55,9 @@ class DetectorConfig:
     max_upscale: float = 2.0  # HOG: small frames are enlarged at most this much
     pad: float = 0.0  # HOG: replicated border on every side, fraction of the side (people > 80 % tall)
     hog_scale: float = 1.05  # HOG image pyramid step
+    # HOG: search the whole frame on every `full_every`-th call (and whenever the last call found
+    # nobody); on the calls between, only around the people of the last call (HogTracker); 1: always.
+    full_every: int = 4
     onnx_input_size: int = 640  # square network input of the ONNX model
 
 
@@ -218,5 +221,63 @@ class OnnxDetector:
                            self.config.nms_iou)
 
 
+# Around a person of the last call, the region searched (HogTracker): the person's HOG window
+# grown by these factors (width, height) about its centre, scaled so that the window is
+# ROI_WINDOW_MARGIN x the detector's 128 px: the person may shrink by ~13 % or grow to fill the
+# region before the next full-frame search.
+ROI_GROW = (2.0, 1.5)
+ROI_WINDOW_MARGIN = 1.15
+
+
+def roi_for(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int, float]:
+    """A detected person box [x1,y1,x2,y2,...] -> the region around it to search next,
+    (x0, y0, x1, y1) in frame pixels (clipped), and the scale for its HOG input."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    win_h = max(float(box[3] - box[1]), 1.0) / HOG_PERSON_HEIGHT
+    win_w = win_h * HOG_WINDOW[0] / HOG_WINDOW[1]
+    half_w, half_h = win_w * ROI_GROW[0] / 2, win_h * ROI_GROW[1] / 2
+    x0, y0 = max(0, int(cx - half_w)), max(0, int(cy - half_h))
+    x1, y1 = min(width, int(np.ceil(cx + half_w))), min(height, int(np.ceil(cy + half_h)))
+    return x0, y0, x1, y1, HOG_WINDOW[1] * ROI_WINDOW_MARGIN / win_h
+
+
+class HogTracker:
+    """HOG that follows the people it found: a full-frame search (HogDetector) on every
+    config.full_every-th call and after a call that found nobody; on the calls between, HOG runs
+    only on a small region around each box of the previous call (roi_for), scaled to that
+    person's size, which costs a fraction of the full frame's image pyramid. New people are found
+    by the next full-frame search (at most full_every - 1 calls later). Stateful: one per pass."""
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.full = HogDetector(config)
+        self.config = config
+        self.calls = 0
+        self.last = empty_detections()
+
+    def _near(self, frame_bgr: np.ndarray) -> Detections:
+        height, width = frame_bgr.shape[:2]
+        found = []
+        for box in self.last:
+            x0, y0, x1, y1, scale = roi_for(box, width, height)
+            if round((x1 - x0) * scale) < HOG_WINDOW[0] or round((y1 - y0) * scale) < HOG_WINDOW[1]:
+                continue  # the region does not hold a window at this scale (at the frame's edge)
+            dets = self.full._pass(np.ascontiguousarray(frame_bgr[y0:y1, x0:x1]), scale, 0.0)
+            dets[:, [0, 2]] += x0
+            dets[:, [1, 3]] += y0
+            found.append(dets)
+        dets = np.concatenate(found) if found else empty_detections()
+        dets = dets[dets[:, 4] >= self.config.score_threshold]
+        return nms(dets, self.config.nms_iou) if len(dets) else empty_detections()
+
+    def __call__(self, frame_bgr: np.ndarray) -> Detections:
+        full = self.calls % max(1, self.config.full_every) == 0 or not len(self.last)
+        self.calls += 1
+        self.last = self.full(frame_bgr) if full else self._near(frame_bgr)
+        return self.last
+
+
 def make_detector(config: DetectorConfig) -> Callable[[np.ndarray], Detections]:
-    return OnnxDetector(config) if config.onnx_path else HogDetector(config)
+    """A detector for one pass over a clip (HogTracker keeps state between calls)."""
+    if config.onnx_path:
+        return OnnxDetector(config)
+    return HogTracker(config) if config.full_every > 1 else HogDetector(config)

@@ -88,6 +88,7 @@ class RunConfig:
     native_windows: bool = run_options.default("native_windows")  # True: 16 consecutive frames at any fps
     min_person_height: float = run_options.default("min_person_height")  # HOG: smallest person, frame height
     detect_every: int = run_options.default("detect_every")  # detector on every K-th frame; tracker between
+    hog_full_every: int = run_options.default("hog_full_every")  # HOG: whole frame every N-th call
     engine: str = run_options.default("engine")  # auto | torch | onnxruntime (backend.engines)
     precision: str = run_options.default("precision")  # backbone precision: fp32 | bf16 | int8
 
@@ -132,6 +133,9 @@ class RunConfig:
         if self.detect_every < 1:
             raise bad(f"--detect-every must be >= 1, got {self.detect_every}",
                       "Use 1 to detect on every frame, 2 (the default) for every other frame.")
+        if self.hog_full_every < 1:
+            raise bad(f"--hog-full-every must be >= 1, got {self.hog_full_every}",
+                      "Use 1 to search the whole frame on every detector call, or a larger number.")
         from backend.engines import check_choice
 
         check_choice(self.engine, self.precision)
@@ -406,6 +410,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         engine = make_feature_engine(models, EngineConfig(config.engine, config.precision), reporter)
         if config.bbox is None:
             detector = detector or make_detector(DetectorConfig(onnx_path=config.detector,
+                                                                full_every=config.hog_full_every,
                                                                 min_person_height=config.min_person_height))
             tracker_factory = tracker_factory or (lambda: _default_tracker(config.detect_every))
         timings["load"] = time.perf_counter() - t0

@@ -4,18 +4,22 @@ Not a test. Two parts, both on the first --frames frames of CLIP:
 
 1. Pass 1 alone (decoded once, timed): detection + tracking exactly as `run` does it
    (backend.pipeline._pass1) for each HOG input cap (--sides) and --detect-every stride
-   (--strides); prints the detector's time per frame of the clip and, against the first variant
-   (every frame), what the tracks lose: tracks, frames covered, the longest track's mean IoU
-   with the reference's on common frames and its mean centre offset in pixels (the crops follow
-   these boxes).
+   (--strides), whole-frame HOG on every call; then at --detect-every 2 with the whole-frame
+   search only every N-th call and the people's regions between (--full-every). Prints the
+   detector's time per frame of the clip and, against the first variant (every frame, whole
+   frame), what the tracks lose: tracks, frames covered, the longest track's mean IoU with the
+   reference's on common frames and its mean centre offset in pixels (the crops follow these
+   boxes).
 2. With --e2e: `python -m backend run` end to end in child processes, for today's default
-   (torch fp32, glibc malloc, every frame, no read-ahead) and the ONNX Runtime engine with
-   --detect-every 1 / 2, each with and without decoding ahead (backend.prefetch): frames/s (wall
-   and per CPU-second), the ratio to today's, CPU time per frame in pass 1, pass 2 and regress,
-   and the written tracks' boxes against the --detect-every 1 run of the same engine.
+   (torch fp32, glibc malloc, every frame, whole frame, no read-ahead) and the ONNX Runtime
+   engine with --detect-every 1 / 2, with and without decoding ahead (backend.prefetch), and
+   the defaults (regions between whole-frame searches): frames/s (wall and per CPU-second), the
+   ratio to today's, CPU time per frame in pass 1, pass 2 and regress, and the written tracks'
+   boxes against the --detect-every 1 run of the same engine.
 
     python benchmarks/bench_detection.py CLIP [--frames 120] [--sides 400,256] [--strides 1,2,3]
-        [--repeats 2] [--e2e] [--e2e-only] [--e2e-variants today,k1,k1ra,k2,k2ra] [--data-dir D]
+        [--full-every 4,8] [--repeats 2] [--e2e] [--e2e-only]
+        [--e2e-variants today,k1,k1ra,k2,k2ra,k2raf] [--data-dir D]
 
 Model data for --e2e are SYNTHETIC (random weights) unless --data-dir points at real data: the
 timings and boxes are real, the poses meaningless.
@@ -100,7 +104,7 @@ def decode(clip: str, frames: int) -> tuple[list[np.ndarray], float]:
     return out, (time.perf_counter() - t0) / max(1, len(out))
 
 
-def tracks_for(source: ListSource, side: int, stride: int):
+def tracks_for(source: ListSource, side: int, stride: int, full_every: int = 1):
     """Pass 1 as `run` does it -> (tracks, detector s per clip frame, detector CPU s per clip frame,
     pass 1 s per clip frame). CPU time (this process, all threads) depends less on the other
     load on the machine than wall time."""
@@ -108,7 +112,7 @@ def tracks_for(source: ListSource, side: int, stride: int):
     from backend.detection import DetectorConfig, make_detector
     from backend.events import Reporter
 
-    detector = make_detector(DetectorConfig(max_side=side))
+    detector = make_detector(DetectorConfig(max_side=side, full_every=full_every))
     spent = [0.0, 0.0]
 
     def timed(frame):
@@ -162,22 +166,23 @@ def bench_pass1(args) -> None:
     source = ListSource(args.clip, frames)
     print(f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]}; "
           f"decode {decode_s * 1e3:.1f} ms/frame")
-    variants = [(int(s), 1) for s in args.sides.split(",")]
-    variants += [(variants[0][0], int(k)) for k in args.strides.split(",") if int(k) > 1]
+    variants = [(int(s), 1, 1) for s in args.sides.split(",")]
+    variants += [(variants[0][0], int(k), 1) for k in args.strides.split(",") if int(k) > 1]
+    variants += [(variants[0][0], 2, int(f)) for f in args.full_every.split(",") if int(f) > 1]
     results = dict.fromkeys(variants)
     for _ in range(args.repeats):  # interleaved, the best of each: the load moves between variants
         for v in variants:
             results[v] = _best(results[v], tracks_for(source, *v))
     reference, base_s, base_cpu, _ = results[variants[0]]
     print(f"\nper frame of the clip, best of {args.repeats}; tracks before the length filter")
-    print(f"{'HOG cap':>7} {'every':>5} {'det ms':>7} {'x faster':>8} {'det CPU ms':>10} {'x':>5} "
-          f"{'pass1 ms':>8} {'tracks':>6} {'frames':>6} {'IoU vs first':>12} {'centre px':>9}")
-    for (side, stride), (tracks, spent, cpu, total) in results.items():
+    print(f"{'HOG cap':>7} {'every':>5} {'full':>4} {'det ms':>7} {'x faster':>8} {'det CPU ms':>10} "
+          f"{'x':>5} {'pass1 ms':>8} {'tracks':>6} {'frames':>6} {'IoU vs first':>12} {'centre px':>9}")
+    for (side, stride, full), (tracks, spent, cpu, total) in results.items():
         iou, offset, _n = compare(tracks, reference)
         covered = sum(len(t) for t in tracks)
-        print(f"{side:>7} {stride:>5} {spent * 1e3:>7.1f} {base_s / spent:>8.2f} {cpu * 1e3:>10.1f} "
-              f"{base_cpu / cpu:>5.2f} {total * 1e3:>8.1f} {len(tracks):>6} {covered:>6} {iou:>12.3f} "
-              f"{offset:>9.1f}")
+        print(f"{side:>7} {stride:>5} {full:>4} {spent * 1e3:>7.1f} {base_s / spent:>8.2f} "
+              f"{cpu * 1e3:>10.1f} {base_cpu / cpu:>5.2f} {total * 1e3:>8.1f} {len(tracks):>6} {covered:>6} "
+              f"{iou:>12.3f} {offset:>9.1f}")
 
 
 def run_child(argv: list[str], prefetch: int, env: dict) -> dict:
@@ -207,13 +212,17 @@ def longest_track(out_dir: Path) -> tuple[np.ndarray, np.ndarray, int]:
     return frames, np.concatenate([xywh[:, :2] + xywh[:, 2:] / 2, xywh[:, 2:]], axis=1), len(meta["tracks"])
 
 
+WHOLE = ["--hog-full-every", "1"]  # HOG on the whole frame at every call
+K1 = ["--detect-every", "1"]
+TODAY = ["--engine", "torch", *K1, *WHOLE]  # the run before the CPU work
 E2E_VARIANTS = {  # key: (label, run arguments, read-ahead frames, environment)
-    "today": ("today: torch, glibc, every frame", ["--engine", "torch", "--detect-every", "1"], 0,
-              {"TCMR_NO_MALLOC_TUNING": "1"}),
-    "k1": ("onnxruntime, every frame", ["--engine", "auto", "--detect-every", "1"], 0, {}),
-    "k1ra": ("onnxruntime, every frame, read-ahead", ["--engine", "auto", "--detect-every", "1"], 8, {}),
-    "k2": ("onnxruntime, every 2nd, no read-ahead", ["--engine", "auto", "--detect-every", "2"], 0, {}),
-    "k2ra": ("onnxruntime, every 2nd, read-ahead (default)", ["--engine", "auto"], 8, {}),
+    "today": ("today: torch, glibc, every frame", TODAY, 0, {"TCMR_NO_MALLOC_TUNING": "1"}),
+    "k1": ("onnxruntime, every frame", ["--engine", "auto", *WHOLE, *K1], 0, {}),
+    "k1ra": ("onnxruntime, every frame, read-ahead", ["--engine", "auto", *WHOLE, *K1], 8, {}),
+    "k2": ("onnxruntime, every 2nd, no read-ahead", ["--engine", "auto", *WHOLE, "--detect-every", "2"], 0,
+           {}),
+    "k2ra": ("onnxruntime, every 2nd, read-ahead", ["--engine", "auto", *WHOLE], 8, {}),
+    "k2raf": ("onnxruntime, every 2nd, read-ahead, regions (default)", ["--engine", "auto"], 8, {}),
 }
 
 
@@ -254,10 +263,12 @@ def main() -> None:
     p.add_argument("--sides", default="400,256", help="HOG input caps (longer side, px); the first is the "
                                                       "reference (the default detector input)")
     p.add_argument("--strides", default="1,2,3", help="--detect-every values with the first cap")
+    p.add_argument("--full-every", default="4,8",
+                   help="--hog-full-every values (whole-frame search every N-th call) at --detect-every 2")
     p.add_argument("--repeats", type=int, default=2, help="pass-1 timings: best of this many")
     p.add_argument("--e2e", action="store_true", help="also `run` end to end (a child run per variant)")
     p.add_argument("--e2e-only", action="store_true")
-    p.add_argument("--e2e-variants", default="today,k1,k1ra,k2,k2ra",
+    p.add_argument("--e2e-variants", default="today,k1,k1ra,k2,k2ra,k2raf",
                    help=f"comma-separated, of {', '.join(E2E_VARIANTS)}; the first is the baseline")
     p.add_argument("--data-dir", default=None)
     args = p.parse_args()

@@ -5,7 +5,8 @@ torch fp32 batch-32 path as it ran before malloc tuning, measured in the same ru
 each is to torch fp32 (relative max difference; INT8 as cosine and, as the INT8 gate measures it,
 the pose difference in degrees through the loaded temporal model), the temporal stage in frames/s,
 and `python -m backend run` end to end on CLIP (frames/s, ratio to backbone-only, peak RSS;
-today's default = torch fp32 with glibc's malloc, the detector on every frame, no read-ahead).
+today's default = torch fp32 with glibc's malloc, whole-frame detection on every frame, no
+read-ahead).
 
     python benchmarks/bench_engines.py CLIP [--data-dir D] [--batch 32] [--crops 64] [--repeats 2]
         [--e2e-frames 60] [--bbox X,Y,W,H] [--threads N] [--no-int8] [--no-e2e]
@@ -179,10 +180,9 @@ def bench_temporal(models, frames: int) -> float:
 def bench_e2e(args, data_dir: Path) -> None:
     """`python -m backend run` on CLIP per engine, in children (bench_detection.run_child): today's
     default (torch, glibc malloc, detector on every frame, no read-ahead) first, then the defaults."""
-    from bench_detection import run_child
+    from bench_detection import TODAY, run_child
 
-    today = ["--engine", "torch", "--detect-every", "1"]
-    runs = [("today's default: torch, glibc, every frame", today, 0, {"TCMR_NO_MALLOC_TUNING": "1"}),
+    runs = [("today's default: torch, glibc, every frame", TODAY, 0, {"TCMR_NO_MALLOC_TUNING": "1"}),
             ("torch fp32 (malloc tuned), defaults", ["--engine", "torch"], 8, {}),
             ("auto fp32 (onnxruntime): the default", ["--engine", "auto"], 8, {})]
     if not args.no_int8:
