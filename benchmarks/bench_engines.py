@@ -162,7 +162,36 @@ def bench_backbones(models, args, crops) -> dict[str, float]:
         print(f"INT8 pose: {len(held)} held-out crops as one pseudo-track through the temporal model, worst "
               f"joint's rotation vs fp32 (gate bound {POSE_BOUND_DEG} deg, mean). Scale of these weights: "
               f"fp32 poses of successive held-out crops differ by {spread:.3f} deg")
+    fastest = min(b[0] for b in best.values())
+    peak = sgemm_gflops()
+    print(f"the machine's limit: the fastest engine does {TRUNK_GFLOP * n / fastest:.0f} GFLOP/s "
+          f"(ResNet-50 trunk {TRUNK_GFLOP} GFLOP per crop); a large float32 matrix product (numpy's BLAS, "
+          f"{torch_threads()} threads) {peak:.0f} GFLOP/s")
     return {name: n / b[0] for name, b in best.items()}
+
+
+TRUNK_GFLOP = 8.2  # ResNet-50 up to the pooled 2048 features at 224x224: ~4.1 G multiply-adds
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """Best GFLOP/s of a (size x size) float32 matrix product: what this CPU sustains in the kind of
+    work a convolution network is made of (numpy's BLAS uses every core)."""
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(repeats))
+    return 2 * size ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def bench_temporal(models, frames: int) -> float:
