@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .retarget_math import rotation_between
+
 EPS = 1e-9
 
 
@@ -39,18 +41,6 @@ def ankle_goals(ankle: np.ndarray, planted: np.ndarray, blend: int = 3) -> tuple
         weight[better] = w[better]
         pin[better] = mean
     return ankle + weight[:, None] * (pin - ankle), weight
-
-
-def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Minimal rotations (N,3,3) taking directions a (N,3) onto b (N,3) (not antiparallel)."""
-    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), EPS)
-    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), EPS)
-    v = np.cross(a, b)
-    c = np.sum(a * b, axis=-1)
-    vx = np.zeros((*a.shape[:-1], 3, 3))
-    vx[..., 0, 1], vx[..., 0, 2], vx[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    vx[..., 1, 0], vx[..., 2, 0], vx[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
-    return np.eye(3) + vx + (vx @ vx) / np.maximum(1.0 + c, EPS)[..., None, None]
 
 
 def two_bone(hip, knee, ankle, goal, bend_hint, reach: float = 0.999):

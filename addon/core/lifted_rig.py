@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .retarget_math import rotation_between
+
 SKELETON = "H36M"  # the armature's `tcmr_skeleton` property
 NAMES = ("hip", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee", "left_foot", "spine",
          "thorax", "neck_nose", "head", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder",
@@ -71,25 +73,6 @@ def frame_from(y: np.ndarray, x_ref: np.ndarray) -> np.ndarray:
     y = _unit(y)
     x = _unit(x_ref - np.sum(x_ref * y, axis=-1, keepdims=True) * y)
     return np.stack([x, y, np.cross(x, y)], axis=-1)
-
-
-def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(...,3,3) minimal rotations taking unit vectors a onto b (Rodrigues; antiparallel: a half
-    turn about an axis across a)."""
-    a, b = _unit(a), _unit(b)
-    axis = np.cross(a, b)
-    sin, cos = np.linalg.norm(axis, axis=-1), np.sum(a * b, axis=-1)
-    flip = (sin < 1e-8) & (cos < 0)
-    other = np.where(np.abs(a[..., :1]) < 0.9, np.array([1.0, 0, 0]), np.array([0, 1.0, 0]))
-    axis = np.where(flip[..., None], np.cross(a, other), axis)
-    k = _unit(axis)
-    angle = np.arctan2(sin, cos)
-    angle = np.where(flip, np.pi, angle)
-    kx = np.zeros((*k.shape, 3))
-    kx[..., 0, 1], kx[..., 0, 2], kx[..., 1, 2] = -k[..., 2], k[..., 1], -k[..., 0]
-    kx = kx - np.swapaxes(kx, -1, -2)
-    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
-    return np.eye(3) + s * kx + (1 - c) * (kx @ kx)
 
 
 def rest_pose(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

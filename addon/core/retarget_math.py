@@ -7,26 +7,36 @@ from __future__ import annotations
 
 import numpy as np
 
+_EPS = 1e-12
+
 
 def rotation_between(a, b) -> np.ndarray:
-    """(3,3) smallest rotation taking direction a onto direction b.
+    """(...,3,3) smallest rotations taking directions a (...,3) onto directions b (...,3), any
+    lengths; exactly opposite directions: a half turn about an axis across a. The add-on's one
+    copy (the bake's rest alignment, the foot pins' leg IK, the lifted rig's bone swings).
 
-    Used to pose a target bone from its own rest direction (e.g. an A-pose arm) onto the
-    source's rest direction (SMPL's T-pose arm) before the helper offsets are taken."""
+    E.g. it poses a target bone from its own rest direction (an A-pose arm) onto the source's
+    rest direction (SMPL's T-pose arm) before the helper offsets are taken."""
     a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    a = a / np.linalg.norm(a)
-    b = b / np.linalg.norm(b)
+    shape = a.shape[:-1]
+    a = a.reshape(-1, 3)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 3)
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), _EPS)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), _EPS)
     v = np.cross(a, b)
-    c = float(np.dot(a, b))
-    if c < -1.0 + 1e-9:  # opposite: half turn about any axis perpendicular to a
-        axis = np.cross(a, [1.0, 0.0, 0.0])
-        if np.linalg.norm(axis) < 1e-6:
-            axis = np.cross(a, [0.0, 1.0, 0.0])
-        axis /= np.linalg.norm(axis)
-        return 2.0 * np.outer(axis, axis) - np.eye(3)
-    vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
-    return np.eye(3) + vx + vx @ vx / (1.0 + c)
+    c = np.sum(a * b, axis=-1)
+    vx = np.zeros((len(a), 3, 3))
+    vx[:, 0, 1], vx[:, 0, 2], vx[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
+    vx[:, 1, 0], vx[:, 2, 0], vx[:, 2, 1] = v[:, 2], -v[:, 1], v[:, 0]
+    out = np.eye(3) + vx + (vx @ vx) / np.maximum(1.0 + c, _EPS)[:, None, None]
+    opposite = c < -1.0 + 1e-9
+    if np.any(opposite):
+        axis = np.cross(a[opposite], [1.0, 0.0, 0.0])
+        weak = np.linalg.norm(axis, axis=-1) < 1e-6
+        axis[weak] = np.cross(a[opposite][weak], [0.0, 1.0, 0.0])
+        axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+        out[opposite] = 2.0 * axis[:, :, None] * axis[:, None, :] - np.eye(3)
+    return out.reshape(*shape, 3, 3)
 
 
 def facing_turn(source_side, target_side) -> tuple[float, float]:

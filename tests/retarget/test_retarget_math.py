@@ -23,6 +23,20 @@ def test_rotation_between_turns_a_onto_b_by_the_smallest_angle():
     assert _is_rotation(flip) and np.allclose(flip @ [0, 0, 1], [0, 0, -1])
 
 
+def test_rotation_between_is_batched_with_opposite_rows():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(2, 3, 3))
+    b = rng.normal(size=(2, 3, 3))
+    b[1, 2] = -2.5 * a[1, 2]  # one exactly opposite pair inside the batch
+    r = rm.rotation_between(a, b)
+    assert r.shape == (2, 3, 3, 3)
+    for i in np.ndindex(2, 3):
+        assert _is_rotation(r[i])
+        unit = a[i] / np.linalg.norm(a[i])
+        assert np.allclose(r[i] @ unit, b[i] / np.linalg.norm(b[i]), atol=1e-9)
+        assert np.allclose(r[i], rm.rotation_between(a[i], b[i]))  # the same as one at a time
+
+
 def test_hip_height_is_above_the_lowest_foot_joint():
     assert np.isclose(rm.hip_height([0, 0, 1.0], [[0.1, 0, 0.1], [-0.1, 0, 0.05]]), 0.95)
 
