@@ -152,12 +152,15 @@ class HogDetector:
         rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4) - [pad_x, pad_y, 0, 0]
         return calibrate_hog_boxes(rects, weights, scale)
 
+    def keep(self, dets: Detections) -> Detections:
+        """Window detections (N,5) in frame pixels -> those above the score threshold, after NMS."""
+        dets = dets[dets[:, 4] >= self.config.score_threshold]
+        return nms(dets, self.config.nms_iou) if len(dets) else empty_detections()
+
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         height, width = frame_bgr.shape[:2]
         check_frame_size(width, height, self.config)
-        dets = self._pass(frame_bgr, hog_scale_for(height, width, self.config), self.config.pad)
-        dets = dets[dets[:, 4] >= self.config.score_threshold]
-        return nms(dets, self.config.nms_iou) if len(dets) else empty_detections()
+        return self.keep(self._pass(frame_bgr, hog_scale_for(height, width, self.config), self.config.pad))
 
 
 def letterbox_params(height: int, width: int, size: int) -> tuple[float, float, float]:
@@ -265,9 +268,7 @@ class HogTracker:
             dets[:, [0, 2]] += x0
             dets[:, [1, 3]] += y0
             found.append(dets)
-        dets = np.concatenate(found) if found else empty_detections()
-        dets = dets[dets[:, 4] >= self.config.score_threshold]
-        return nms(dets, self.config.nms_iou) if len(dets) else empty_detections()
+        return self.full.keep(np.concatenate(found) if found else empty_detections())
 
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         full = self.calls % max(1, self.config.full_every) == 0 or not len(self.last)
