@@ -246,35 +246,57 @@ def roi_for(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, in
 
 class HogTracker:
     """HOG that follows the people it found: a full-frame search (HogDetector) on every
-    config.full_every-th call and after a call that found nobody; on the calls between, HOG runs
-    only on a small region around each box of the previous call (roi_for), scaled to that
-    person's size, which costs a fraction of the full frame's image pyramid. New people are found
-    by the next full-frame search (at most full_every - 1 calls later). Stateful: one per pass."""
+    config.full_every-th call and whenever nobody is known; on the calls between, HOG runs only on
+    a small region around each known person (roi_for), scaled to that person's size, which costs a
+    fraction of the full frame's image pyramid. The known people are the last call's detections,
+    plus those not found again (HOG misses a person now and then where they are: searching there
+    again is cheaper than the whole frame) for up to full_every calls, so a person missed through
+    a whole cycle, whole-frame search included, is forgotten. New people are found by the next
+    full-frame search (at most full_every - 1 calls later). Stateful: one per pass."""
 
     def __init__(self, config: DetectorConfig) -> None:
         self.full = HogDetector(config)
         self.config = config
         self.calls = 0
-        self.last = empty_detections()
+        self.last = empty_detections()  # the known people (N,5), frame pixels
+        self.misses = np.zeros(0, dtype=np.int64)  # (N,) calls since each was last found
 
-    def _near(self, frame_bgr: np.ndarray) -> Detections:
+    def _near(self, frame_bgr: np.ndarray) -> tuple[Detections, np.ndarray]:
+        """-> (detections around the known people, bool (N,) the known people whose region found nobody)."""
         height, width = frame_bgr.shape[:2]
-        found = []
-        for box in self.last:
+        found, missed = [], np.zeros(len(self.last), dtype=bool)
+        for n, box in enumerate(self.last):
             x0, y0, x1, y1, scale = roi_for(box, width, height)
             if round((x1 - x0) * scale) < HOG_WINDOW[0] or round((y1 - y0) * scale) < HOG_WINDOW[1]:
                 continue  # the region does not hold a window at this scale (at the frame's edge)
             dets = self.full._pass(np.ascontiguousarray(frame_bgr[y0:y1, x0:x1]), scale, 0.0)
             dets[:, [0, 2]] += x0
             dets[:, [1, 3]] += y0
-            found.append(dets)
-        return self.full.keep(np.concatenate(found) if found else empty_detections())
+            kept = self.full.keep(dets)
+            found.append(kept)
+            missed[n] = not len(kept)
+        return self.full.keep(np.concatenate(found) if found else empty_detections()), missed
+
+    def _remember(self, dets: Detections, missed: np.ndarray) -> None:
+        """Known people: dets, plus the missed ones not found from another region, if not missed too long."""
+        old, misses = self.last[missed], self.misses[missed] + 1
+        if len(dets) and len(old):
+            misses = misses[iou_matrix(old, dets).max(axis=1) <= self.config.nms_iou]
+            old = old[iou_matrix(old, dets).max(axis=1) <= self.config.nms_iou]
+        recent = misses < max(1, self.config.full_every)
+        self.last = np.concatenate([dets, old[recent]]).astype(np.float32)
+        self.misses = np.concatenate([np.zeros(len(dets), dtype=np.int64), misses[recent]])
 
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         full = self.calls % max(1, self.config.full_every) == 0 or not len(self.last)
         self.calls += 1
-        self.last = self.full(frame_bgr) if full else self._near(frame_bgr)
-        return self.last
+        if full:
+            dets = self.full(frame_bgr)
+            missed = np.full(len(self.last), not len(dets))  # a whole-frame miss keeps them a while
+        else:
+            dets, missed = self._near(frame_bgr)
+        self._remember(dets, missed)
+        return dets
 
 
 def make_detector(config: DetectorConfig) -> Callable[[np.ndarray], Detections]:

@@ -66,9 +66,9 @@ class FlowBridge:
     def next_frame(self, frame_index: int, frame_bgr: np.ndarray) -> None:
         """Take frame `frame_index`; flow is available only from a frame at most max_step before."""
         self.scale = min(1.0, self.max_side / max(frame_bgr.shape[:2]))
-        small = frame_bgr if self.scale == 1.0 else cv2.resize(frame_bgr, None, fx=self.scale, fy=self.scale,
-                                                               interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        grey = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)  # grey first: a third of the pixels to scale
+        if self.scale != 1.0:
+            grey = cv2.resize(grey, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
         consecutive = 0 < frame_index - self.index <= self.max_step
         self.previous = self.current if consecutive else None
         self.current = grey

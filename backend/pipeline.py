@@ -32,6 +32,7 @@ from backend.confidence import confidence_arrays
 from backend.crops import crop_batch
 from backend.detection import DetectorConfig, check_frame_size, make_detector
 from backend.engines import EngineConfig, make_feature_engine
+from backend.engines.temporal_choice import with_temporal_engine
 from backend.errors import BackendError, Code
 from backend.events import Reporter
 from backend.frame_rate import window_span_s, window_stride
@@ -408,6 +409,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         t0 = time.perf_counter()
         models = _load_models(config, reporter) if models is None else models
         engine = make_feature_engine(models, EngineConfig(config.engine, config.precision), reporter)
+        models = with_temporal_engine(models, EngineConfig(config.engine), reporter)
         if config.bbox is None:
             detector = detector or make_detector(DetectorConfig(onnx_path=config.detector,
                                                                 full_every=config.hog_full_every,
@@ -454,6 +456,7 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
     person_frames = int(sum(len(t) for t in tracks))
     fields = {"tracks": len(entries), "frames": int(decoded), "person_frames": person_frames,
               "synthetic": bool(models.synthetic), "engine": engine.describe(),
+              "temporal_engine": models.temporal.describe() if models.temporal is not None else "torch",
               "timings_s": {k: round(v, 3) for k, v in timings.items()}}
     return out_dir, fields
 

@@ -9,7 +9,8 @@ today's default = torch fp32 with glibc's malloc, whole-frame detection on every
 read-ahead).
 
     python benchmarks/bench_engines.py CLIP [--data-dir D] [--batch 32] [--crops 64] [--repeats 2]
-        [--e2e-frames 60] [--e2e-repeats 2] [--bbox X,Y,W,H] [--threads N] [--no-int8] [--no-e2e]
+        [--e2e-frames 60] [--e2e-repeats 2] [--bbox X,Y,W,H] [--threads N] [--temporal-frames 312]
+        [--no-int8] [--no-e2e]
 
 The crops are CLIP's own (a centred box, or --bbox, on frames spread over the clip): the INT8
 calibration and its held-out check need real pixels. Model data are SYNTHETIC (random weights)
@@ -194,16 +195,29 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def bench_temporal(models, frames: int) -> float:
+def bench_temporal(models, frames: int, repeats: int = 2) -> float:
+    """The temporal stage on one track per engine (torch, and ONNX Runtime where it applies):
+    frames/s (best of `repeats`), ratio to torch, largest difference of the poses."""
+    from backend.engines import EngineConfig
+    from backend.engines.onnx_engine import import_onnxruntime
+    from backend.engines.temporal_choice import with_temporal_engine
     from backend.models.inference import regress_track
 
     feats = np.random.default_rng(0).uniform(0, 1, (frames, 2048)).astype(np.float32)
-    regress_track(models, feats[:32])
-    t0 = time.perf_counter()
-    regress_track(models, feats)
-    fps = frames / (time.perf_counter() - t0)
-    print(f"\ntemporal stage (TCMR + regressor + SMPL, {frames}-frame track): {fps:.1f} frames/s")
-    return fps
+    variants = [("torch", models)]
+    if import_onnxruntime() is not None and getattr(models, "model_name", "tcmr") == "tcmr":
+        variants.append(("onnxruntime", with_temporal_engine(models, EngineConfig("onnxruntime"))))
+    print(f"\ntemporal stage (TCMR + regressor + SMPL, {frames}-frame track), best of {repeats}")
+    fps, poses = {}, {}
+    for name, variant in variants:
+        regress_track(variant, feats[:32])
+        best = min(_timed(lambda v=variant, k=name: poses.__setitem__(k, regress_track(v, feats)["pose"]))
+                   for _ in range(repeats))
+        fps[name] = frames / best
+        diff = float(np.abs(poses[name] - poses["torch"]).max())
+        print(f"  {name:<12} {fps[name]:>7.1f} frames/s  x{fps[name] / fps['torch']:.2f} torch  "
+              f"max |pose - torch pose| {diff:.1e} rad")
+    return max(fps.values())
 
 
 STAGES = ("pass1", "features", "backbone_in_features", "regress")  # wall s printed per e2e row
@@ -221,7 +235,8 @@ def _e2e_once(args, data_dir: Path, n: int, extra: list[str], prefetch: int, env
     res = run["result"]
     t = res["timings_s"]
     e2e = sum(v for k, v in t.items() if k not in ("load", "backbone_in_features"))
-    return {"fps": res["frames"] / e2e, "cpu_fps": res["frames"] / run["cpu_s"],
+    return {"fps": res["frames"] / e2e, "fps_load": res["frames"] / (e2e + t["load"]),
+            "cpu_fps": res["frames"] / run["cpu_s"],
             "per_backbone": e2e / t["backbone_in_features"], "peak": run["peak_mib"],
             "stages": "/".join(f"{t[k]:.1f}" for k in STAGES),
             "engine": res.get("engine", "?"), "warnings": ",".join(run["warnings"]) or "-"}
@@ -231,7 +246,8 @@ def bench_e2e(args, data_dir: Path) -> None:
     """`python -m backend run` on CLIP per engine, in children (bench_detection.run_child): today's
     default (torch, glibc malloc, whole-frame detection on every frame, no read-ahead), then the
     defaults. --e2e-repeats rounds, interleaved; each row is its fastest round (this machine's
-    speed drifts between runs: the best of interleaved rounds compares like with like)."""
+    speed drifts between runs: the best of interleaved rounds compares like with like). "with load"
+    adds the model loading and engine preparation (exports already cached) to the time."""
     from bench_detection import TODAY
 
     runs = [("today's default: torch, glibc, every frame", TODAY, 0, {"TCMR_NO_MALLOC_TUNING": "1"}),
@@ -246,13 +262,14 @@ def bench_e2e(args, data_dir: Path) -> None:
             if label not in best or got["fps"] > best[label]["fps"]:
                 best[label] = got
     print(f"\n{'end to end (load excluded), best of ' + str(args.e2e_repeats):<44} {'frames/s':>9} "
-          f"{'x today':>8} {'/backbone-only':>15} {'peak MiB':>9} {'frames/CPU-s':>12} {'x today':>8}  "
-          f"pass1/features/backbone/regress s")
+          f"{'x today':>8} {'/backbone-only':>15} {'peak MiB':>9} {'frames/CPU-s':>12} {'x today':>8} "
+          f"{'with load':>9} {'x today':>8}  pass1/features/backbone/regress s")
     base = best[runs[0][0]]
     for label, *_ in runs:
         r = best[label]
         print(f"{label:<44} {r['fps']:>9.2f} {r['fps'] / base['fps']:>8.2f} {r['per_backbone']:>15.2f} "
-              f"{r['peak']:>9.0f} {r['cpu_fps']:>12.2f} {r['cpu_fps'] / base['cpu_fps']:>8.2f}  "
+              f"{r['peak']:>9.0f} {r['cpu_fps']:>12.2f} {r['cpu_fps'] / base['cpu_fps']:>8.2f} "
+              f"{r['fps_load']:>9.2f} {r['fps_load'] / base['fps_load']:>8.2f}  "
               f"{r['stages']}  [{r['engine']}; warnings {r['warnings']}]")
 
 
@@ -267,6 +284,7 @@ def main() -> None:
     p.add_argument("--e2e-repeats", type=int, default=2, help="interleaved rounds of the end-to-end runs")
     p.add_argument("--bbox", default=None, help="X,Y,W,H person box (default: detection in e2e, centre crop)")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--temporal-frames", type=int, default=312, help="track length for the temporal stage")
     p.add_argument("--no-int8", action="store_true")
     p.add_argument("--no-e2e", action="store_true")
     p.add_argument("--child-untuned", action="store_true", help=argparse.SUPPRESS)
@@ -312,7 +330,7 @@ def main() -> None:
         if not cpu.bf16:
             print(f"bf16 not measured: {cpu.bf16_reason()}")
         bench_backbones(models, args, crops)
-        bench_temporal(models, 128)
+        bench_temporal(models, args.temporal_frames)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of this process (every engine loaded): {peak:.0f} MiB")
         print(f"\nload average at the end: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")

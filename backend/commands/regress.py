@@ -30,6 +30,9 @@ def add_arguments(parser) -> None:
                         help="windows (TCMR) or frames (VIBE) per batch (default 64)")
     parser.add_argument("--checkpoint", default=None,
                         help="checkpoint of the model (default: the data folder's), e.g. from train")
+    parser.add_argument("--engine", default="auto", choices=("auto", "torch", "onnxruntime"),
+                        help="temporal stage engine (default auto: ONNX Runtime on CPU for TCMR when "
+                             "installed, else torch; see docs/performance.md)")
     parser.add_argument("--model", default="tcmr", choices=("tcmr", "vibe"),
                         help="temporal model (default tcmr; vibe needs vibe_model_wo_3dpw.pth.tar, "
                              "see `check`)")
@@ -95,6 +98,10 @@ def execute(args, reporter):
                                            "weights): the output is meaningless",
                          "Install the real model data (see `python -m backend check`).")
 
+    from backend.engines import EngineConfig
+    from backend.engines.temporal_choice import with_temporal_engine
+
+    models = with_temporal_engine(models, EngineConfig(getattr(args, "engine", "auto")), reporter)
     reporter.stage("regress", f"Regressing SMPL for {num_frames} frames")
     result = regress_track(models, features, batch_size=args.batch_size, with_verts=args.verts,
                            progress=lambda done, total: reporter.progress("regress", done, total))

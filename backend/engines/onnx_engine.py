@@ -3,7 +3,8 @@
 `open_onnx_engine(models, log)` exports (or reuses) the trunk (backend.engines.export_cache),
 opens it with ONNX Runtime and, before first use, compares its features with the torch fp32
 reference on VERIFY_CROPS fixed crops: max |onnx - torch| / max |torch| must be <= VERIFY_BOUND.
-A cached file that fails this is rebuilt once; an export that still fails raises.
+A cached file that fails this is rebuilt once; an export that still fails raises. A passed check
+is recorded next to the file and not repeated while the file and onnxruntime are unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.engines.export_cache import EXPORT_SETTINGS, cached_export
+from backend.engines.export_cache import EXPORT_SETTINGS, cached_export, record_verified, verified_record
 
 VERIFY_BOUND = 1e-4
 VERIFY_CROPS = 2
@@ -54,6 +55,53 @@ def _threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def run_session(session, outputs, feed: dict) -> list:
+    """session.run, with ONNX Runtime's allocation failures raised as MemoryError (the pipeline's
+    out-of-memory handling shrinks the batch on those)."""
+    try:
+        return session.run(outputs, feed)
+    except Exception as exc:  # onnxruntime's own exception types
+        if "alloc" in str(exc).lower():
+            raise MemoryError(f"onnxruntime: {exc}") from exc
+        raise
+
+
+def open_verified(export: Callable[[bool], Path], load: Callable[[Path], object],
+                  difference: Callable[[object], tuple[float, str]], what: str,
+                  log: Callable[[str], None]):
+    """An engine from an export that matches torch within VERIFY_BOUND: export(rebuild) -> path,
+    load(path) -> engine, difference(engine) -> (relative difference, where). An unloadable or
+    differing file is rebuilt once; still differing raises ExportMismatch. A passed check is
+    recorded with the file (export_cache.record_verified) and not repeated while the file and
+    onnxruntime stay the same. `what` names the check's inputs in the log ("2 crops")."""
+    for attempt in range(2):
+        path = export(attempt > 0)
+        try:
+            engine = load(path)
+            record = verified_record(path)
+            err, where = (record["difference"], "") if record else difference(engine)
+        except MemoryError:
+            raise
+        except Exception as exc:  # an unloadable file: rebuild it once
+            log(f"ONNX export: {path.name} does not load ({type(exc).__name__}: {exc})")
+            if attempt:
+                raise
+            continue
+        if record:
+            log(f"ONNX export verified against torch on {what} when first used: relative difference "
+                f"{err:.1e}; file and onnxruntime unchanged since")
+            return engine
+        if err <= VERIFY_BOUND:
+            log(f"ONNX export verified against torch on {what}: relative difference {err:.1e} "
+                f"(bound {VERIFY_BOUND:.0e})")
+            record_verified(path, err, what)
+            return engine
+        log(f"ONNX export: {path.name} differs from torch by {err:.1e} relative{where} "
+            f"(bound {VERIFY_BOUND:.0e})")
+    raise ExportMismatch(f"the ONNX export differs from torch by {err:.1e} relative{where} even after a "
+                         "rebuild")
+
+
 class OnnxFeatureEngine:
     """crops (B,3,224,224) float32 ImageNet-normalised -> features (B,2048) float32 (numpy)."""
 
@@ -77,12 +125,7 @@ class OnnxFeatureEngine:
         """batching is accepted for the engine interface and not used: ONNX Runtime on the CPU runs
         the batch from its own memory arena; an allocation failure is raised as MemoryError."""
         x = np.ascontiguousarray(crops, dtype=np.float32)
-        try:
-            return self.session.run(None, {self._input: x})[0]
-        except Exception as exc:  # onnxruntime's own exception types; memory failures -> MemoryError
-            if "alloc" in str(exc).lower():
-                raise MemoryError(f"onnxruntime: {exc}") from exc
-            raise
+        return run_session(self.session, None, {self._input: x})[0]
 
     def describe(self) -> str:
         return f"onnxruntime {self.precision} ({', '.join(self.providers)}) {self.path.name}"
@@ -114,22 +157,7 @@ def open_onnx_engine(models, log: Callable[[str], None] = lambda _m: None, devic
                      folder: Path | None = None) -> OnnxFeatureEngine:
     """Export/reuse, open and verify -> an engine whose features match torch within VERIFY_BOUND."""
     crops = verification_crops()
-    ref = torch_reference(models, crops)
-    for attempt in range(2):
-        path = cached_export(models.backbone, log, rebuild=attempt > 0, folder=folder)
-        try:
-            engine = OnnxFeatureEngine(path, device=device)
-            err = relative_error(engine(crops), ref)
-        except MemoryError:
-            raise
-        except Exception as exc:  # an unloadable file: rebuild it once
-            log(f"ONNX export: {path.name} does not load ({type(exc).__name__}: {exc})")
-            if attempt:
-                raise
-            continue
-        if err <= VERIFY_BOUND:
-            log(f"ONNX export verified against torch on {len(crops)} crops: relative difference {err:.1e} "
-                f"(bound {VERIFY_BOUND:.0e})")
-            return engine
-        log(f"ONNX export: {path.name} differs from torch by {err:.1e} relative (bound {VERIFY_BOUND:.0e})")
-    raise ExportMismatch(f"the ONNX export differs from torch by {err:.1e} relative even after a rebuild")
+    return open_verified(lambda rebuild: cached_export(models.backbone, log, rebuild=rebuild, folder=folder),
+                         lambda path: OnnxFeatureEngine(path, device=device),
+                         lambda engine: (relative_error(engine(crops), torch_reference(models, crops)), ""),
+                         f"{len(crops)} crops", log)

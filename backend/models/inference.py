@@ -130,10 +130,13 @@ def _regress_windows(models: Models, feats: torch.Tensor, idx: torch.Tensor,
                      with_verts: bool) -> dict[str, torch.Tensor]:
     """feats (F,2048) and window indices idx (B,16) on the device -> per-window outputs (B, ...).
 
-    CPU: shared first-layer GRU projections (TemporalEncoder.branches_indexed, ~1.3x faster);
-    CUDA: the gathered windows through nn.GRU (cuDNN). Both are the same maths.
+    CPU: shared first-layer GRU projections (TemporalEncoder.branches_indexed, ~1.3x faster),
+    through models.temporal when an engine is attached (backend.engines.temporal_choice);
+    CUDA: the gathered windows through nn.GRU (cuDNN). All are the same maths.
     """
-    if models.device.type == "cpu":
+    if models.device.type == "cpu" and getattr(models, "temporal", None) is not None:
+        out = models.temporal(feats, idx)
+    elif models.device.type == "cpu":
         out = models.tcmr.forward_indexed(feats, idx)
     else:
         out = models.tcmr(feats[idx])  # feats[idx]: (B, T, 2048)

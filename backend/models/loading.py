@@ -77,6 +77,8 @@ class Models:
     vibe: VIBE | None = None
     model_name: str = "tcmr"  # one of TEMPORAL_MODELS
     checkpoint: Path | None = None  # the temporal model's checkpoint file
+    # TCMR's temporal stage on another engine (backend.engines.temporal_choice); None: torch
+    temporal: object | None = None
 
 
 class _NpyShape(ValueError):

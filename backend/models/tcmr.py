@@ -29,6 +29,10 @@ class TCMR(nn.Module):
         """frames (F,2048) of one track, idx (B,16) window frame indices -> as forward(frames[idx])."""
         return self._heads(self.encoder.branches_indexed(frames, idx))
 
+    def forward_local(self, frames: torch.Tensor, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """frames (S,2048), idx (B,16) indices into them -> as forward(frames[idx]) (traceable)."""
+        return self._heads(self.encoder.branches_local(frames, idx))
+
     def _heads(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         """Z (B,3,2048) [past, current, future] -> the regressor on the integrated feature, plus
         `branch_rotmat` (B,3,24,3,3): the regressor run on each of the three decoded features

@@ -78,6 +78,28 @@ def test_normalize_is_rgb_imagenet_chw():
     assert np.allclose(x[1, :, 100, 3], expect1, atol=1e-6)
 
 
+def test_normalize_gives_the_formulas_float32_bits_for_every_level():
+    """The table look-up equals (x/255 - mean)/std computed in float32 on whole arrays, for all
+    256 levels in every channel and for a non-square crop."""
+    rng = np.random.default_rng(5)
+    bgr = rng.integers(0, 256, size=(3, 224, 224, 3), dtype=np.uint8)
+    bgr[0, :16, :16] = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)  # every level, every channel
+    odd = rng.integers(0, 256, size=(1, 40, 30, 3), dtype=np.uint8)
+    for crops in (bgr, odd):
+        rgb = crops[..., ::-1].astype(np.float32) / np.float32(255.0)
+        formula = ((rgb - IMAGENET_MEAN) / IMAGENET_STD).transpose(0, 3, 1, 2)
+        got = normalize(crops)
+        assert got.shape == formula.shape and got.dtype == np.float32 and got.flags.c_contiguous
+        assert np.array_equal(got, formula)
+
+
+def test_normalize_refuses_what_is_not_uint8_bgr():
+    with pytest.raises(ValueError, match="uint8"):
+        normalize(np.zeros((1, 224, 224, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="uint8"):
+        normalize(np.zeros((224, 224, 3), dtype=np.uint8))
+
+
 def test_crop_batch_matches_single_crops():
     rng = np.random.default_rng(2)
     frame = rng.integers(0, 256, size=(120, 160, 3), dtype=np.uint8)

@@ -1,5 +1,6 @@
-"""HogTracker (--hog-full-every N): the whole frame on every N-th call and after a call that found
-nobody, only the regions around the people of the last call between. OpenCV's HOG is replaced by a
+"""HogTracker (--hog-full-every N): the whole frame on every N-th call and whenever nobody is known,
+only the regions around the known people between (a person HOG missed stays known for up to N
+calls). OpenCV's HOG is replaced by a
 stand-in that finds white rectangles (people) at their true place and size whenever a detection
 window can hold them, so the crop, scale and offset book-keeping of the real code is checked
 against boxes known by construction."""
@@ -87,6 +88,39 @@ def test_after_a_call_that_found_nobody_the_whole_frame_is_searched():
     dets = detector(_frame([(300, 200)]))  # call 1: not a scheduled full call, but nobody was known
     np.testing.assert_allclose(dets[0, :4], _truth(300, 200), atol=2.5)
     assert fake.areas[1] == fake.areas[0]
+
+
+def _kinds(fake: FakeHog) -> list[str]:
+    """'F' for a whole-frame call, 'r' for a region call, in call order (one region per call here)."""
+    return ["F" if a == fake.areas[0] else "r" for a in fake.areas]
+
+
+def test_a_person_a_region_search_missed_is_searched_there_again_not_in_the_whole_frame():
+    detector, fake = _tracker(4)
+    found = [len(detector(_frame(people))) for people in
+             ([(100, 120)], [], [(104, 121)], [(108, 122)], [(112, 123)])]
+    assert found == [1, 0, 1, 1, 1]
+    assert _kinds(fake) == ["F", "r", "r", "r", "F"]  # the miss did not bring the whole frame forward
+
+
+def test_after_a_whole_frame_miss_the_known_person_is_looked_for_in_their_region():
+    detector, fake = _tracker(4)
+    for call in range(4):
+        detector(_frame([(100 + 3 * call, 120)]))
+    assert len(detector(_frame([]))) == 0  # call 4: the scheduled whole-frame search misses
+    dets = detector(_frame([(115, 121)]))  # call 5: around where they were
+    np.testing.assert_allclose(dets[0, :4], _truth(115, 121), atol=2.5)
+    assert _kinds(fake) == ["F", "r", "r", "r", "F", "r"]
+
+
+def test_a_person_missed_through_a_whole_cycle_is_forgotten():
+    detector, fake = _tracker(4)
+    detector(_frame([(100, 120)]))
+    for _ in range(6):  # regions 1-3 and the whole frame 4 miss: forgotten, so whole frames again
+        assert len(detector(_frame([]))) == 0
+    assert _kinds(fake) == ["F", "r", "r", "r", "F", "F", "F"]
+    dets = detector(_frame([(400, 100)]))  # someone anywhere is found by the next call
+    np.testing.assert_allclose(dets[0, :4], _truth(400, 100), atol=2.5)
 
 
 def test_a_person_at_the_frame_edge_is_still_followed_or_searched_again():

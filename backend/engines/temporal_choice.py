@@ -1,0 +1,65 @@
+"""Which engine runs the temporal stage (TCMR encoder + regressor), and attaching it to the models.
+
+    models = with_temporal_engine(models, EngineConfig(engine="auto"), reporter)
+    backend.models.inference.regress_track(models, ...)   # uses models.temporal when set
+
+The rules (`plan_temporal`, pure): auto on the CPU with onnxruntime and TCMR loaded -> ONNX Runtime
+(backend.engines.temporal_onnx); torch -> the torch path exactly as before (models.temporal None);
+CUDA/MPS -> torch (cuDNN/Metal GRUs); VIBE -> torch (its GRU is small); onnxruntime asked for
+without onnxruntime -> BackendError ENGINE_UNAVAILABLE. An export or verification failure under
+auto falls back to torch with the warning ONNX_ENGINE_FALLBACK; under onnxruntime it is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from backend.engines import EngineConfig, check_choice
+from backend.errors import BackendError, Code
+
+
+def plan_temporal(engine: str, device_type: str, ort_available: bool, model_name: str) -> str:
+    """'onnxruntime' or 'torch' for the temporal stage. Raises BackendError (see the module doc)."""
+    check_choice(engine, "fp32")
+    if engine == "torch" or device_type != "cpu" or model_name != "tcmr":
+        return "torch"
+    if not ort_available:
+        if engine == "onnxruntime":
+            raise BackendError(Code.ENGINE_UNAVAILABLE, "--engine onnxruntime was asked for, but onnxruntime "
+                                                        "is not installed in the backend environment",
+                               "pip install onnxruntime onnx (the add-on's environment setup installs "
+                               "them), or use --engine torch.")
+        return "torch"
+    return "onnxruntime"
+
+
+def with_temporal_engine(models, config: EngineConfig | None = None, reporter=None):
+    """models with `temporal` set to the planned engine (None: torch). Never changes the numbers by
+    more than the export check's bound (backend.engines.onnx_engine.VERIFY_BOUND)."""
+    from backend.engines.onnx_engine import import_onnxruntime
+
+    config = config or EngineConfig()
+    plan = plan_temporal(config.engine, models.device.type, import_onnxruntime() is not None,
+                         getattr(models, "model_name", "tcmr"))
+    if plan == "torch" or models.tcmr is None:
+        return dataclasses.replace(models, temporal=None)
+    from backend.engines.temporal_onnx import open_temporal_engine
+
+    log = reporter.log if reporter is not None else (lambda _m: None)
+    folder = Path(config.cache_dir) / "onnx" if config.cache_dir else None
+    try:
+        engine = open_temporal_engine(models.tcmr, log, folder=folder)
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # export or runtime failure: torch is always there
+        why = f"the ONNX Runtime temporal engine could not be prepared ({type(exc).__name__}: {exc})"
+        if config.engine == "onnxruntime":
+            raise BackendError(Code.ENGINE_UNAVAILABLE, why,
+                               "Use --engine torch (or auto, which falls back by itself).") from exc
+        if reporter is not None:
+            reporter.warning("ONNX_ENGINE_FALLBACK", f"{why}: the temporal stage runs on torch",
+                             "Nothing to do; the result is the same, only slower.")
+        return dataclasses.replace(models, temporal=None)
+    log(f"temporal: {engine.describe()}")
+    return dataclasses.replace(models, temporal=engine)
