@@ -409,7 +409,6 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         t0 = time.perf_counter()
         models = _load_models(config, reporter) if models is None else models
         engine = make_feature_engine(models, EngineConfig(config.engine, config.precision), reporter)
-        models = with_temporal_engine(models, EngineConfig(config.engine), reporter)
         if config.bbox is None:
             detector = detector or make_detector(DetectorConfig(onnx_path=config.detector,
                                                                 full_every=config.hog_full_every,
@@ -433,6 +432,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         timings["backbone_in_features"] = stage.backbone_s
 
         t0 = time.perf_counter()
+        models = with_temporal_engine(models, EngineConfig(config.engine), reporter,
+                                      frames=int(sum(len(t) for t in tracks)))
         stride = window_stride(info.fps, config.native_windows)
         outputs = _regress_all(models, tracks, features, batching, config, reporter, stride)
         timings["regress"] = time.perf_counter() - t0

@@ -101,7 +101,8 @@ def execute(args, reporter):
     from backend.engines import EngineConfig
     from backend.engines.temporal_choice import with_temporal_engine
 
-    models = with_temporal_engine(models, EngineConfig(getattr(args, "engine", "auto")), reporter)
+    models = with_temporal_engine(models, EngineConfig(getattr(args, "engine", "auto")), reporter,
+                                  frames=num_frames)
     reporter.stage("regress", f"Regressing SMPL for {num_frames} frames")
     result = regress_track(models, features, batch_size=args.batch_size, with_verts=args.verts,
                            progress=lambda done, total: reporter.progress("regress", done, total))

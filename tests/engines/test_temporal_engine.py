@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from backend.engines import EngineConfig
-from backend.engines.temporal_choice import plan_temporal, with_temporal_engine
+from backend.engines.temporal_choice import AUTO_MIN_FRAMES, plan_temporal, with_temporal_engine
 from backend.engines.temporal_onnx import export_temporal as real_export  # before any test patches it
 from backend.errors import BackendError, Code
 from backend.models.inference import regress_track
@@ -49,6 +49,10 @@ def test_the_plan_follows_device_model_and_what_is_installed():
     assert plan_temporal("auto", "mps", True, "tcmr") == "torch"
     assert plan_temporal("auto", "cpu", True, "vibe") == "torch"
     assert plan_temporal("auto", "cpu", False, "tcmr") == "torch"
+    # a short clip: preparing the engine would cost more than it saves, unless it is asked for
+    assert plan_temporal("auto", "cpu", True, "tcmr", frames=AUTO_MIN_FRAMES - 1) == "torch"
+    assert plan_temporal("auto", "cpu", True, "tcmr", frames=AUTO_MIN_FRAMES) == "onnxruntime"
+    assert plan_temporal("onnxruntime", "cpu", True, "tcmr", frames=10) == "onnxruntime"
     with pytest.raises(BackendError) as info:
         plan_temporal("onnxruntime", "cpu", False, "tcmr")
     assert info.value.code == Code.ENGINE_UNAVAILABLE and "--engine torch" in info.value.hint
@@ -70,6 +74,12 @@ def test_auto_runs_the_verified_export_and_matches_torch(tcmr_models, temporal_e
         for key in ("rotmat", "betas", "pred_cam", "scores", "branch_rotmat", "joints3d"):
             scale = max(float(np.abs(ref[key]).max()), 1e-6)
             assert float(np.abs(got[key] - ref[key]).max()) / scale <= 1e-4, (frames, key)
+
+
+def test_a_short_clip_under_auto_keeps_torch_without_preparing_anything(tcmr_models, tmp_path):
+    got = with_temporal_engine(tcmr_models, EngineConfig(cache_dir=str(tmp_path)), LogReporter(),
+                               frames=AUTO_MIN_FRAMES - 1)
+    assert got.temporal is None and not (tmp_path / "onnx").exists()
 
 
 def test_engine_torch_is_todays_path_exactly(tcmr_models):
@@ -164,17 +174,19 @@ def test_a_failing_export_falls_back_under_auto_and_is_an_error_when_asked_for(t
     assert info.value.code == Code.ENGINE_UNAVAILABLE
 
 
-def test_a_passed_check_is_recorded_and_not_repeated_until_the_file_or_runtime_changes(tcmr_models, cache_copy,
-                                                                                       monkeypatch):
+def test_a_passed_check_is_recorded_and_not_repeated_until_the_file_or_runtime_changes(
+        tcmr_models, cache_copy, monkeypatch):
     import backend.engines.temporal_onnx as temporal_onnx
 
     folder, exports = cache_copy
     meta_file = next(folder.glob("*.json"))
-    record = json.loads(meta_file.read_text())["verified"]  # written by the session's first open
-    assert record["onnx_sha256"] == json.loads(meta_file.read_text())["onnx_sha256"] and record["difference"] <= 1e-4
+    meta = json.loads(meta_file.read_text())
+    record = meta["verified"]  # written by the session's first open
+    assert record["onnx_sha256"] == meta["onnx_sha256"] and record["difference"] <= 1e-4
     checks = []
     real_difference = temporal_onnx.worst_difference
-    monkeypatch.setattr(temporal_onnx, "worst_difference", lambda e, t: checks.append(1) or real_difference(e, t))
+    monkeypatch.setattr(temporal_onnx, "worst_difference",
+                        lambda e, t: checks.append(1) or real_difference(e, t))
     rep = LogReporter()
     temporal_onnx.open_temporal_engine(tcmr_models.tcmr, rep.log, folder=folder)
     assert checks == [] and any("when first used" in line for line in rep.lines)

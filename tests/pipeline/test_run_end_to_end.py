@@ -274,3 +274,33 @@ def test_range_past_the_end(clips, model_data_dir, tmp_path):
                       "--data-dir", model_data_dir)
     _error(run, "VIDEO_EMPTY")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("min_frames", [1, 10_000])
+def test_the_temporal_engine_follows_the_person_frames_after_tracking(clips, model_data_dir, tmp_path,
+                                                                     monkeypatch, min_frames):
+    """auto counts the person-frames to regress after tracking: at or above the break-even the
+    temporal stage runs on ONNX Runtime, below it on torch; the poses agree within 1e-4 rad."""
+    pytest.importorskip("onnxruntime")
+    import io
+
+    import backend.engines.temporal_choice as temporal_choice
+    from backend.events import Reporter
+    from backend.pipeline import RunConfig, run
+
+    monkeypatch.setattr(temporal_choice, "AUTO_MIN_FRAMES", min_frames)
+    bbox = tuple(float(v) for v in BBOX)
+    outs = {}
+    for engine in ("auto", "torch"):
+        config = RunConfig(input=str(clips["mp4"]), out=str(tmp_path / engine), data_dir=str(model_data_dir),
+                           device="cpu", bbox=bbox, engine=engine, batch_size=8)
+        outs[engine] = run(config, Reporter(jsonl=True, out=io.StringIO()))
+    assert outs["torch"][1]["temporal_engine"] == "torch"
+    expect = "onnxruntime" if min_frames == 1 else "torch"
+    assert outs["auto"][1]["temporal_engine"].split()[0] == expect
+    poses = []
+    for engine in ("auto", "torch"):
+        with np.load(outs[engine][0] / "track_1.npz", allow_pickle=False) as npz:
+            poses.append(np.concatenate([npz["global_orient"].reshape(24, -1),
+                                         npz["body_pose"].reshape(24, -1)], axis=1))
+    assert poses[0].shape == (24, 72) and np.abs(poses[0] - poses[1]).max() < 1e-4
