@@ -3,6 +3,8 @@ ONE verified ONNX export of it per test session, in a temporary cache folder."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 
@@ -40,3 +42,19 @@ def onnx_export(models, tmp_path_factory):
     rep = LogReporter()
     engine = open_onnx_engine(models, rep.log, folder=folder)
     return folder, engine, rep.lines
+
+
+def copied_cache(folder, tmp_path, monkeypatch, module, exporter: str):
+    """A copy of a session's export folder in tmp_path, with module.<exporter> replaced by a copy of
+    the good file (one real export per session) -> (copied folder, paths the re-exports wrote)."""
+    copy = tmp_path / "onnx"
+    shutil.copytree(folder, copy)
+    good = next(folder.glob("*.onnx"))
+    exports = []
+
+    def fake_export(_module, path):
+        exports.append(path)
+        shutil.copyfile(good, path)
+
+    monkeypatch.setattr(module, exporter, fake_export)
+    return copy, exports

@@ -4,7 +4,6 @@ against torch, a corrupt or wrong cache rebuilt, onnxruntime missing -> torch.""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
 import numpy as np
@@ -14,7 +13,7 @@ import torch
 from backend.engines import EngineConfig, make_feature_engine
 from backend.engines.onnx_engine import relative_error, torch_reference
 from backend.models.inference import extract_features
-from tests.engines.conftest import LogReporter
+from tests.engines.conftest import LogReporter, copied_cache
 
 
 def _crops(n=3, seed=7):
@@ -87,18 +86,7 @@ def cache_copy(onnx_export, tmp_path, monkeypatch):
     """A copy of the session's cache; re-exports copy the good file (one real export per session)."""
     import backend.engines.export_cache as export_cache
 
-    folder, _, _ = onnx_export
-    copy = tmp_path / "onnx"
-    shutil.copytree(folder, copy)
-    good = next(folder.glob("*.onnx"))
-    exports = []
-
-    def fake_export(trunk, path):
-        exports.append(path)
-        shutil.copyfile(good, path)
-
-    monkeypatch.setattr(export_cache, "export_trunk", fake_export)
-    return copy, exports
+    return copied_cache(onnx_export[0], tmp_path, monkeypatch, export_cache, "export_trunk")
 
 
 def test_a_truncated_export_is_rebuilt(models, cache_copy):

@@ -5,7 +5,6 @@ of the plan, outputs equal to torch's within the export check's bound on tracks 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
 import numpy as np
@@ -17,23 +16,16 @@ from backend.engines.temporal_choice import AUTO_MIN_FRAMES, plan_temporal, with
 from backend.engines.temporal_onnx import export_temporal as real_export  # before any test patches it
 from backend.errors import BackendError, Code
 from backend.models.inference import regress_track
-from tests.engines.conftest import LogReporter
+from tests.engines.conftest import LogReporter, copied_cache
 
 
 @pytest.fixture(scope="session")
-def tcmr_models(model_data_dir):
-    from backend.models.loading import load_models
-
-    return load_models(model_data_dir, "cpu", backbone=False)
-
-
-@pytest.fixture(scope="session")
-def temporal_export(tcmr_models, tmp_path_factory):
+def temporal_export(models, tmp_path_factory):
     """(cache folder, models with the engine attached, log lines): ONE export per session."""
     pytest.importorskip("onnxruntime")
     folder = tmp_path_factory.mktemp("temporal_cache")
     rep = LogReporter()
-    attached = with_temporal_engine(tcmr_models, EngineConfig(cache_dir=str(folder)), rep)
+    attached = with_temporal_engine(models, EngineConfig(cache_dir=str(folder)), rep)
     return folder / "onnx", attached, rep
 
 
@@ -61,14 +53,14 @@ def test_the_plan_follows_device_model_and_what_is_installed():
     assert info.value.code == Code.BAD_ARGUMENT
 
 
-def test_auto_runs_the_verified_export_and_matches_torch(tcmr_models, temporal_export):
+def test_auto_runs_the_verified_export_and_matches_torch(models, temporal_export):
     _, attached, rep = temporal_export
     assert attached.temporal is not None and rep.codes() == []
     assert any("verified against torch on 12 windows of the temporal stage" in line for line in rep.lines)
-    assert tcmr_models.temporal is None  # the caller's models are not changed
+    assert models.temporal is None  # the caller's models are not changed
     for frames in (1, 7, 16, 40):  # static windows only, both kinds, and batches of 16 + the rest
         feats = _features(frames, seed=frames)
-        ref = regress_track(tcmr_models, feats, batch_size=16)
+        ref = regress_track(models, feats, batch_size=16)
         got = regress_track(attached, feats, batch_size=16)
         assert set(got) == set(ref)
         for key in ("rotmat", "betas", "pred_cam", "scores", "branch_rotmat", "joints3d"):
@@ -76,25 +68,25 @@ def test_auto_runs_the_verified_export_and_matches_torch(tcmr_models, temporal_e
             assert float(np.abs(got[key] - ref[key]).max()) / scale <= 1e-4, (frames, key)
 
 
-def test_a_short_clip_under_auto_keeps_torch_without_preparing_anything(tcmr_models, tmp_path):
-    got = with_temporal_engine(tcmr_models, EngineConfig(cache_dir=str(tmp_path)), LogReporter(),
+def test_a_short_clip_under_auto_keeps_torch_without_preparing_anything(models, tmp_path):
+    got = with_temporal_engine(models, EngineConfig(cache_dir=str(tmp_path)), LogReporter(),
                                frames=AUTO_MIN_FRAMES - 1)
     assert got.temporal is None and not (tmp_path / "onnx").exists()
 
 
-def test_engine_torch_is_todays_path_exactly(tcmr_models):
-    plain = with_temporal_engine(tcmr_models, EngineConfig(engine="torch"), LogReporter())
+def test_engine_torch_is_todays_path_exactly(models):
+    plain = with_temporal_engine(models, EngineConfig(engine="torch"), LogReporter())
     assert plain.temporal is None
     feats = _features(30)
-    ref, got = regress_track(tcmr_models, feats), regress_track(plain, feats)
+    ref, got = regress_track(models, feats), regress_track(plain, feats)
     assert all(np.array_equal(got[k], ref[k]) for k in ref)
 
 
-def test_missing_onnxruntime_keeps_torch_or_refuses(tcmr_models, monkeypatch):
+def test_missing_onnxruntime_keeps_torch_or_refuses(models, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
-    assert with_temporal_engine(tcmr_models, EngineConfig(), LogReporter()).temporal is None
+    assert with_temporal_engine(models, EngineConfig(), LogReporter()).temporal is None
     with pytest.raises(BackendError) as info:
-        with_temporal_engine(tcmr_models, EngineConfig(engine="onnxruntime"), LogReporter())
+        with_temporal_engine(models, EngineConfig(engine="onnxruntime"), LogReporter())
     assert info.value.code == Code.ENGINE_UNAVAILABLE
 
 
@@ -103,33 +95,22 @@ def cache_copy(temporal_export, tmp_path, monkeypatch):
     """A copy of the session's temporal cache; a re-export copies the good file."""
     import backend.engines.temporal_onnx as temporal_onnx
 
-    folder, _, _ = temporal_export
-    copy = tmp_path / "onnx"
-    shutil.copytree(folder, copy)
-    good = next(folder.glob("*.onnx"))
-    exports = []
-
-    def fake_export(tcmr, path):
-        exports.append(path)
-        shutil.copyfile(good, path)
-
-    monkeypatch.setattr(temporal_onnx, "export_temporal", fake_export)
-    return copy, exports
+    return copied_cache(temporal_export[0], tmp_path, monkeypatch, temporal_onnx, "export_temporal")
 
 
-def test_a_truncated_export_is_rebuilt(tcmr_models, cache_copy):
+def test_a_truncated_export_is_rebuilt(models, cache_copy):
     from backend.engines.temporal_onnx import open_temporal_engine, worst_difference
 
     folder, exports = cache_copy
     onnx_file = next(folder.glob("*.onnx"))
     onnx_file.write_bytes(onnx_file.read_bytes()[:50_000])
     rep = LogReporter()
-    engine = open_temporal_engine(tcmr_models.tcmr, rep.log, folder=folder)
+    engine = open_temporal_engine(models.tcmr, rep.log, folder=folder)
     assert len(exports) == 1 and any("sha256" in line for line in rep.lines)
-    assert worst_difference(engine, tcmr_models.tcmr)[0] <= 1e-4
+    assert worst_difference(engine, models.tcmr)[0] <= 1e-4
 
 
-def test_an_intact_file_of_other_weights_is_caught_and_rebuilt(tcmr_models, cache_copy):
+def test_an_intact_file_of_other_weights_is_caught_and_rebuilt(models, cache_copy):
     """A file whose sha256 matches its meta data but holds another TCMR's weights: the check against
     torch catches it, and the rebuild gives a file that passes."""
     import copy as copy_module
@@ -140,7 +121,7 @@ def test_an_intact_file_of_other_weights_is_caught_and_rebuilt(tcmr_models, cach
     folder, exports = cache_copy
     onnx_file = next(folder.glob("*.onnx"))
     meta_file = onnx_file.with_suffix(".json")
-    other = copy_module.deepcopy(tcmr_models.tcmr)
+    other = copy_module.deepcopy(models.tcmr)
     with torch.no_grad():
         other.regressor.decpose.weight.mul_(3.0)
     real_export(other, onnx_file)
@@ -148,13 +129,13 @@ def test_an_intact_file_of_other_weights_is_caught_and_rebuilt(tcmr_models, cach
     meta["onnx_sha256"] = file_sha256(onnx_file)
     meta_file.write_text(json.dumps(meta))
     rep = LogReporter()
-    open_temporal_engine(tcmr_models.tcmr, rep.log, folder=folder)
+    open_temporal_engine(models.tcmr, rep.log, folder=folder)
     assert len(exports) == 1
     assert any("differs from torch" in line for line in rep.lines), rep.lines
     assert any("verified against torch" in line for line in rep.lines)
 
 
-def test_a_failing_export_falls_back_under_auto_and_is_an_error_when_asked_for(tcmr_models, tmp_path,
+def test_a_failing_export_falls_back_under_auto_and_is_an_error_when_asked_for(models, tmp_path,
                                                                                monkeypatch):
     pytest.importorskip("onnxruntime")
     import backend.engines.temporal_onnx as temporal_onnx
@@ -164,18 +145,18 @@ def test_a_failing_export_falls_back_under_auto_and_is_an_error_when_asked_for(t
 
     monkeypatch.setattr(temporal_onnx, "export_temporal", broken)
     rep = LogReporter()
-    got = with_temporal_engine(tcmr_models, EngineConfig(cache_dir=str(tmp_path)), rep)
+    got = with_temporal_engine(models, EngineConfig(cache_dir=str(tmp_path)), rep)
     assert got.temporal is None and rep.codes() == ["ONNX_ENGINE_FALLBACK"]
     assert "temporal stage runs on torch" in rep.warnings[0][1] and "exporter crashed" in rep.warnings[0][1]
     assert not list((tmp_path / "onnx").glob("*"))  # no half-written file is left
     with pytest.raises(BackendError) as info:
-        with_temporal_engine(tcmr_models, EngineConfig(engine="onnxruntime", cache_dir=str(tmp_path)),
+        with_temporal_engine(models, EngineConfig(engine="onnxruntime", cache_dir=str(tmp_path)),
                              LogReporter())
     assert info.value.code == Code.ENGINE_UNAVAILABLE
 
 
 def test_a_passed_check_is_recorded_and_not_repeated_until_the_file_or_runtime_changes(
-        tcmr_models, cache_copy, monkeypatch):
+        models, cache_copy, monkeypatch):
     import backend.engines.temporal_onnx as temporal_onnx
 
     folder, exports = cache_copy
@@ -188,11 +169,11 @@ def test_a_passed_check_is_recorded_and_not_repeated_until_the_file_or_runtime_c
     monkeypatch.setattr(temporal_onnx, "worst_difference",
                         lambda e, t: checks.append(1) or real_difference(e, t))
     rep = LogReporter()
-    temporal_onnx.open_temporal_engine(tcmr_models.tcmr, rep.log, folder=folder)
+    temporal_onnx.open_temporal_engine(models.tcmr, rep.log, folder=folder)
     assert checks == [] and any("when first used" in line for line in rep.lines)
     meta = json.loads(meta_file.read_text())
     meta["verified"]["onnxruntime"] = "0.0.1"  # another runtime may compute differently: check again
     meta_file.write_text(json.dumps(meta))
-    temporal_onnx.open_temporal_engine(tcmr_models.tcmr, LogReporter().log, folder=folder)
+    temporal_onnx.open_temporal_engine(models.tcmr, LogReporter().log, folder=folder)
     assert checks == [1] and exports == []
     assert json.loads(meta_file.read_text())["verified"]["onnxruntime"] != "0.0.1"  # recorded anew
