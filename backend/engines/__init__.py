@@ -74,7 +74,8 @@ def check_choice(engine: str, precision: str) -> None:
                            f"Use one of {', '.join(PRECISIONS)}.")
 
 
-def _missing_ort(engine: str) -> None:
+def refuse_missing_onnxruntime(engine: str) -> None:
+    """ENGINE_UNAVAILABLE when --engine onnxruntime was asked for (and onnxruntime is missing)."""
     from backend.errors import BackendError, Code
 
     if engine == "onnxruntime":
@@ -109,7 +110,7 @@ def plan_engine(engine: str, precision: str, device_type: str, ort_available: bo
     if engine == "torch":
         return EnginePlan("torch", "fp32", None, tuple(notes))
     if not ort_available:
-        _missing_ort(engine)
+        refuse_missing_onnxruntime(engine)
         if not gpu:
             notes.append(Note("warning", "ONNXRUNTIME_MISSING", "onnxruntime is not installed: the backbone "
                                                                 "runs on torch (about 2x slower on CPU)",

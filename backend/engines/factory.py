@@ -10,10 +10,14 @@ from pathlib import Path
 from backend.engines import EngineConfig, EnginePlan, plan_engine
 from backend.engines.cpu_features import detect
 from backend.engines.malloc_tuning import tune_malloc
-from backend.engines.onnx_engine import OnnxFeatureEngine, import_onnxruntime, open_onnx_engine
+from backend.engines.onnx_engine import (
+    OnnxFeatureEngine,
+    import_onnxruntime,
+    open_onnx_engine,
+    open_or_fall_back,
+)
 from backend.engines.quantize import Int8Gate, choose_settings, quantize_model
 from backend.engines.torch_engine import TorchFeatureEngine
-from backend.errors import BackendError, Code
 
 
 class _NullReporter:
@@ -85,23 +89,13 @@ def build(models, config: EngineConfig, reporter=None):
     engine = None
     if plan.engine == "onnxruntime":
         folder = Path(config.cache_dir) / "onnx" if config.cache_dir else None
-        try:
-            engine = open_onnx_engine(models, reporter.log, device=models.device.type, folder=folder)
-        except (MemoryError, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # export or runtime failure: torch is always there
-            if config.engine == "onnxruntime":
-                raise BackendError(Code.ENGINE_UNAVAILABLE, f"the ONNX Runtime engine could not be prepared "
-                                                            f"({type(exc).__name__}: {exc})",
-                                   "Use --engine torch (or auto, which falls back by itself).") from exc
-            reporter.warning("ONNX_ENGINE_FALLBACK", f"the ONNX Runtime engine could not be prepared "
-                                                     f"({type(exc).__name__}: {exc}): the backbone runs on "
-                                                     "torch",
-                             "Nothing to do; the result is the same, only slower.")
+        engine = open_or_fall_back(lambda: open_onnx_engine(models, reporter.log, device=models.device.type,
+                                                            folder=folder),
+                                   config.engine, reporter.warning, "engine", "the backbone")
+        if engine is None:
             plan = EnginePlan("torch", "fp32", True)
-        else:
-            if plan.precision == "int8":
-                engine = _int8(models, engine, config, reporter)
+        elif plan.precision == "int8":
+            engine = _int8(models, engine, config, reporter)
     if engine is None:
         engine = TorchFeatureEngine(models, plan.precision, plan.channels_last)
     reporter.log(f"features: {engine.describe()}")

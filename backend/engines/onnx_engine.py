@@ -102,6 +102,28 @@ def open_verified(export: Callable[[bool], Path], load: Callable[[Path], object]
                          "rebuild")
 
 
+def open_or_fall_back(open_engine: Callable[[], object], asked: str, warn: Callable[[str, str, str], None],
+                      what: str, stage: str):
+    """open_engine() -> the engine; when that fails (export, loading, the check against torch):
+    with --engine onnxruntime (`asked`) BackendError ENGINE_UNAVAILABLE, under auto the warning
+    ONNX_ENGINE_FALLBACK through warn(code, message, hint) and None (the caller runs torch).
+    what: "engine" / "temporal engine"; stage: what runs on torch instead ("the backbone")."""
+    from backend.errors import BackendError, Code
+
+    try:
+        return open_engine()
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # export or runtime failure: torch is always there
+        why = f"the ONNX Runtime {what} could not be prepared ({type(exc).__name__}: {exc})"
+        if asked == "onnxruntime":
+            raise BackendError(Code.ENGINE_UNAVAILABLE, why,
+                               "Use --engine torch (or auto, which falls back by itself).") from exc
+        warn("ONNX_ENGINE_FALLBACK", f"{why}: {stage} runs on torch",
+             "Nothing to do; the result is the same, only slower.")
+        return None
+
+
 class OnnxFeatureEngine:
     """crops (B,3,224,224) float32 ImageNet-normalised -> features (B,2048) float32 (numpy)."""
 

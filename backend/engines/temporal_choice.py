@@ -18,8 +18,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from backend.engines import EngineConfig, check_choice
-from backend.errors import BackendError, Code
+from backend.engines import EngineConfig, check_choice, refuse_missing_onnxruntime
 
 AUTO_MIN_FRAMES = 800  # break-even measured 2026-12-02 on 2 AVX2 cores: 1.8 s / 2.3 ms per frame
 
@@ -34,11 +33,7 @@ def plan_temporal(engine: str, device_type: str, ort_available: bool, model_name
     if engine == "auto" and frames is not None and frames < AUTO_MIN_FRAMES:
         return "torch"
     if not ort_available:
-        if engine == "onnxruntime":
-            raise BackendError(Code.ENGINE_UNAVAILABLE, "--engine onnxruntime was asked for, but onnxruntime "
-                                                        "is not installed in the backend environment",
-                               "pip install onnxruntime onnx (the add-on's environment setup installs "
-                               "them), or use --engine torch.")
+        refuse_missing_onnxruntime(engine)
         return "torch"
     return "onnxruntime"
 
@@ -47,7 +42,7 @@ def with_temporal_engine(models, config: EngineConfig | None = None, reporter=No
                          frames: int | None = None):
     """models with `temporal` set to the planned engine (None: torch) for `frames` person-frames.
     Never changes the numbers by more than the export check's bound (onnx_engine.VERIFY_BOUND)."""
-    from backend.engines.onnx_engine import import_onnxruntime
+    from backend.engines.onnx_engine import import_onnxruntime, open_or_fall_back
 
     config = config or EngineConfig()
     plan = plan_temporal(config.engine, models.device.type, import_onnxruntime() is not None,
@@ -57,19 +52,10 @@ def with_temporal_engine(models, config: EngineConfig | None = None, reporter=No
     from backend.engines.temporal_onnx import open_temporal_engine
 
     log = reporter.log if reporter is not None else (lambda _m: None)
+    warn = reporter.warning if reporter is not None else (lambda *_a: None)
     folder = Path(config.cache_dir) / "onnx" if config.cache_dir else None
-    try:
-        engine = open_temporal_engine(models.tcmr, log, folder=folder)
-    except (MemoryError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # export or runtime failure: torch is always there
-        why = f"the ONNX Runtime temporal engine could not be prepared ({type(exc).__name__}: {exc})"
-        if config.engine == "onnxruntime":
-            raise BackendError(Code.ENGINE_UNAVAILABLE, why,
-                               "Use --engine torch (or auto, which falls back by itself).") from exc
-        if reporter is not None:
-            reporter.warning("ONNX_ENGINE_FALLBACK", f"{why}: the temporal stage runs on torch",
-                             "Nothing to do; the result is the same, only slower.")
-        return dataclasses.replace(models, temporal=None)
-    log(f"temporal: {engine.describe()}")
+    engine = open_or_fall_back(lambda: open_temporal_engine(models.tcmr, log, folder=folder), config.engine,
+                               warn, "temporal engine", "the temporal stage")
+    if engine is not None:
+        log(f"temporal: {engine.describe()}")
     return dataclasses.replace(models, temporal=engine)

@@ -104,9 +104,11 @@ class OnnxTemporalEngine:
     def __call__(self, frames, idx) -> dict:
         import torch
 
-        lo, hi = int(idx.min()), int(idx.max()) + 1  # only the frames these windows read
-        feed = {"frames": np.ascontiguousarray(frames[lo:hi].cpu().numpy(), dtype=np.float32),
-                "idx": np.ascontiguousarray((idx - lo).cpu().numpy(), dtype=np.int64)}
+        from backend.models.temporal import frames_read
+
+        frames, idx = frames_read(frames, idx)
+        feed = {"frames": np.ascontiguousarray(frames.cpu().numpy(), dtype=np.float32),
+                "idx": np.ascontiguousarray(idx.cpu().numpy(), dtype=np.int64)}
         got = run_session(self.session, self.outputs, feed)
         return {k: torch.from_numpy(v) for k, v in zip(self.outputs, got)}
 

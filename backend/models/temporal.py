@@ -81,10 +81,7 @@ class TemporalEncoder(nn.Module):
         """
         if idx.shape[1] != SEQLEN:
             raise ValueError(f"windows must have {SEQLEN} frames, got {idx.shape[1]}")
-        # Only the frames these windows read: a batch of B windows spans at most B + T - 1 frames,
-        # so a whole track costs time and memory linear in its length.
-        lo, hi = int(idx.min()), int(idx.max()) + 1
-        return self.branches_local(frames[lo:hi], idx - lo)
+        return self.branches_local(*frames_read(frames, idx))
 
     def branches_local(self, frames: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """frames (S,2048), idx (B,T) indices into them (0 <= idx < S) -> Z (B,K,2048).
@@ -125,6 +122,14 @@ class TemporalEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B,T,2048) -> integrated feature (B,2048), attention scores (B,K)."""
         return self.integrate(self.branches(x))
+
+
+def frames_read(frames: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """frames (F,2048) of a track, idx (B,T) window indices -> (the frames these windows read (S,2048),
+    idx into them). A batch of B windows spans at most B + T - 1 frames, so a whole track costs
+    time and memory linear in its length."""
+    lo, hi = int(idx.min()), int(idx.max()) + 1
+    return frames[lo:hi], idx - lo
 
 
 def _recur(gi: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor) -> torch.Tensor:

@@ -58,3 +58,26 @@ def copied_cache(folder, tmp_path, monkeypatch, module, exporter: str):
 
     monkeypatch.setattr(module, exporter, fake_export)
     return copy, exports
+
+
+def check_export_failure(prepare, module, exporter: str, tmp_path, monkeypatch, stage: str):
+    """With module.<exporter> raising: prepare(EngineConfig, reporter) under auto warns
+    ONNX_ENGINE_FALLBACK naming the cause and `stage` ("the backbone runs on torch"), leaving no
+    file in the cache, and its result is returned for the caller's checks; with --engine
+    onnxruntime it raises ENGINE_UNAVAILABLE naming the cause."""
+    from backend.engines import EngineConfig
+    from backend.errors import BackendError, Code
+
+    def broken(_module, path):
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(module, exporter, broken)
+    rep = LogReporter()
+    got = prepare(EngineConfig(cache_dir=str(tmp_path)), rep)
+    assert rep.codes() == ["ONNX_ENGINE_FALLBACK"]
+    assert stage in rep.warnings[0][1] and "exporter crashed" in rep.warnings[0][1]
+    assert not list((tmp_path / "onnx").glob("*"))  # no half-written file is left
+    with pytest.raises(BackendError) as info:
+        prepare(EngineConfig(engine="onnxruntime", cache_dir=str(tmp_path)), LogReporter())
+    assert info.value.code == Code.ENGINE_UNAVAILABLE and "exporter crashed" in info.value.message
+    return got

@@ -13,7 +13,7 @@ import torch
 from backend.engines import EngineConfig, make_feature_engine
 from backend.engines.onnx_engine import relative_error, torch_reference
 from backend.models.inference import extract_features
-from tests.engines.conftest import LogReporter, copied_cache
+from tests.engines.conftest import LogReporter, check_export_failure, copied_cache
 
 
 def _crops(n=3, seed=7):
@@ -182,3 +182,14 @@ def test_the_gates_pose_function_is_the_loaded_temporal_model(models):
     assert np.array_equal(rot, regress_track(models, feats)["rotmat"])
     assert np.allclose(pose_degrees(rot, rot), 0.0)
     assert np.all(pose_degrees(rot, pose_of(feats * 1.5)) > 0)
+
+
+def test_a_failing_trunk_export_falls_back_under_auto_and_is_an_error_when_asked_for(models, tmp_path,
+                                                                                   monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import backend.engines.export_cache as export_cache
+
+    engine = check_export_failure(lambda config, rep: make_feature_engine(models, config, rep), export_cache,
+                                  "export_trunk", tmp_path, monkeypatch, "the backbone runs on torch")
+    crops = _crops(2)
+    assert engine.name == "torch" and relative_error(engine(crops), torch_reference(models, crops)) < 1e-5

@@ -16,7 +16,7 @@ from backend.engines.temporal_choice import AUTO_MIN_FRAMES, plan_temporal, with
 from backend.engines.temporal_onnx import export_temporal as real_export  # before any test patches it
 from backend.errors import BackendError, Code
 from backend.models.inference import regress_track
-from tests.engines.conftest import LogReporter, copied_cache
+from tests.engines.conftest import LogReporter, check_export_failure, copied_cache
 
 
 @pytest.fixture(scope="session")
@@ -140,19 +140,9 @@ def test_a_failing_export_falls_back_under_auto_and_is_an_error_when_asked_for(m
     pytest.importorskip("onnxruntime")
     import backend.engines.temporal_onnx as temporal_onnx
 
-    def broken(tcmr, path):
-        raise RuntimeError("exporter crashed")
-
-    monkeypatch.setattr(temporal_onnx, "export_temporal", broken)
-    rep = LogReporter()
-    got = with_temporal_engine(models, EngineConfig(cache_dir=str(tmp_path)), rep)
-    assert got.temporal is None and rep.codes() == ["ONNX_ENGINE_FALLBACK"]
-    assert "temporal stage runs on torch" in rep.warnings[0][1] and "exporter crashed" in rep.warnings[0][1]
-    assert not list((tmp_path / "onnx").glob("*"))  # no half-written file is left
-    with pytest.raises(BackendError) as info:
-        with_temporal_engine(models, EngineConfig(engine="onnxruntime", cache_dir=str(tmp_path)),
-                             LogReporter())
-    assert info.value.code == Code.ENGINE_UNAVAILABLE
+    got = check_export_failure(lambda config, rep: with_temporal_engine(models, config, rep), temporal_onnx,
+                               "export_temporal", tmp_path, monkeypatch, "the temporal stage runs on torch")
+    assert got.temporal is None
 
 
 def test_a_passed_check_is_recorded_and_not_repeated_until_the_file_or_runtime_changes(
