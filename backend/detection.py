@@ -272,17 +272,17 @@ class HogTracker:
             dets = self.full._pass(np.ascontiguousarray(frame_bgr[y0:y1, x0:x1]), scale, 0.0)
             dets[:, [0, 2]] += x0
             dets[:, [1, 3]] += y0
-            kept = self.full.keep(dets)
-            found.append(kept)
-            missed[n] = not len(kept)
+            found.append(dets)
+            missed[n] = not (dets[:, 4] >= self.config.score_threshold).any()
         return self.full.keep(np.concatenate(found) if found else empty_detections()), missed
 
     def _remember(self, dets: Detections, missed: np.ndarray) -> None:
         """Known people: dets, plus the missed ones not found from another region, if not missed too long."""
         old, misses = self.last[missed], self.misses[missed] + 1
         if len(dets) and len(old):
-            misses = misses[iou_matrix(old, dets).max(axis=1) <= self.config.nms_iou]
-            old = old[iou_matrix(old, dets).max(axis=1) <= self.config.nms_iou]
+            # not found again from another person's region
+            elsewhere = iou_matrix(old, dets).max(axis=1) <= self.config.nms_iou
+            old, misses = old[elsewhere], misses[elsewhere]
         recent = misses < max(1, self.config.full_every)
         self.last = np.concatenate([dets, old[recent]]).astype(np.float32)
         self.misses = np.concatenate([np.zeros(len(dets), dtype=np.int64), misses[recent]])

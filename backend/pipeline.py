@@ -432,8 +432,8 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
         timings["backbone_in_features"] = stage.backbone_s
 
         t0 = time.perf_counter()
-        models = with_temporal_engine(models, EngineConfig(config.engine), reporter,
-                                      frames=int(sum(len(t) for t in tracks)))
+        person_frames = int(sum(len(t) for t in tracks))
+        models = with_temporal_engine(models, EngineConfig(config.engine), reporter, frames=person_frames)
         stride = window_stride(info.fps, config.native_windows)
         outputs = _regress_all(models, tracks, features, batching, config, reporter, stride)
         timings["regress"] = time.perf_counter() - t0
@@ -454,7 +454,6 @@ def run(config: RunConfig, reporter: Reporter, detector=None, tracker_factory=No
             meta = ground_staged(writer, meta, models.smpl_data, options_for(config.foot_lock), reporter)
         out_dir = writer.commit(meta)
         timings["write"] = time.perf_counter() - t0
-    person_frames = int(sum(len(t) for t in tracks))
     fields = {"tracks": len(entries), "frames": int(decoded), "person_frames": person_frames,
               "synthetic": bool(models.synthetic), "engine": engine.describe(),
               "temporal_engine": models.temporal.describe() if models.temporal is not None else "torch",
