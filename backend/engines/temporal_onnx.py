@@ -1,9 +1,10 @@
 """ONNX Runtime engine for TCMR's temporal stage: encoder + regressor on windows of one track.
 
 On the CPU the temporal stage is matrix products of (windows x 1024) by (1024 x 3072) and
-(windows x 2048) by (2048 x 3072): ONNX Runtime's own GEMM runs them ~1.5x faster than torch's
-on the machines measured (docs/performance.md). The graph is `TCMR.forward_local` traced by the
-TorchScript exporter (the 16 steps unrolled; batch B and frame count S dynamic):
+(windows x 2048) by (2048 x 3072), which ONNX Runtime's own GEMM runs faster than torch's:
+the whole stage ~1.24x on a 312-frame track on the machine measured (docs/performance.md).
+The graph is `TCMR.forward_local` traced by the TorchScript exporter (the 16 steps unrolled;
+batch B and frame count S dynamic):
 
     frames (S,2048) float32, idx (B,16) int64 indices into frames
       -> rotmat (B,24,3,3), betas (B,10), cam (B,3), scores (B,3) [, branch_rotmat (B,3,24,3,3)]
